@@ -1,0 +1,68 @@
+#pragma once
+// One immutable, validated configuration value: what bitsd was told to do, from its embedded
+// defaults, a JSON file (--config) and CLI flags, in that order of precedence (flags win).
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bitsd::config {
+
+struct listen_endpoint {
+    std::string host;  // IPv4 or IPv6 literal, as written (without brackets)
+    std::uint16_t port = 0;  // 0 = any free port (the bound port is logged)
+};
+
+struct upload_prefix {
+    std::string url_prefix = "/uploads/";  // starts and ends with '/'
+    std::filesystem::path destination_dir;  // where completed files land
+    bool allow_overwrites = false;
+    std::uint64_t max_upload_size = 0;       // bytes; 0 = no limit
+    std::uint64_t session_timeout_s = 1209600;  // 14 days, as IIS's BITSSessionTimeout
+};
+
+enum class fsync_mode { durable, none };
+enum class log_level { trace, debug, info, warn, error, critical, off };
+
+struct settings {
+    std::vector<listen_endpoint> listen;          // default: 0.0.0.0:8080
+    std::filesystem::path data_dir = "bitsd-data";
+    std::uint64_t max_fragment_size = 32ull * 1024 * 1024;  // per request; larger -> 413
+    std::optional<std::string> host_id;           // BITS-Host-Id on Create-Session Acks
+    std::optional<std::uint64_t> host_id_fallback_timeout_s;  // only with host_id
+    fsync_mode fsync = fsync_mode::durable;
+    std::vector<upload_prefix> uploads;           // default: /uploads/ -> <data_dir>/files
+    std::uint64_t read_timeout_s = 120;           // per read of a request (header or body chunk)
+    std::uint64_t idle_timeout_s = 120;           // keep-alive connection with no request
+    std::uint64_t cleanup_interval_s = 3600;      // how often expired sessions are swept
+    unsigned threads = 0;                         // I/O threads; 0 = one per core
+    log_level level = log_level::info;
+};
+
+// A configuration error: one message naming the key (e.g. "uploads[0].url_prefix: must start
+// with '/'"). Start-up stops on it; bitsd never runs half-configured.
+struct config_error {
+    std::string message;
+};
+
+// Parses and validates a JSON document (the content of a config file). Unknown keys, wrong
+// types and bad values are errors. Relative paths are taken relative to the working directory.
+// Fills defaults for what the document leaves out.
+std::optional<config_error> parse_json(const std::string& json_text, settings& out);
+
+// Checks what needs the outside world: creates data_dir and every destination_dir when missing
+// and proves each writable. Call after all overrides are applied.
+std::optional<config_error> prepare_directories(const settings& s);
+
+// Fills values that depend on others: uploads default to one prefix "/uploads/" landing in
+// <data_dir>/files; listen defaults to 0.0.0.0:8080.
+void apply_defaults(settings& s);
+
+// Parses "host:port", "[v6]:port" into an endpoint; nullopt with a reason when malformed.
+std::optional<listen_endpoint> parse_listen(const std::string& text, std::string& why);
+
+const char* to_string(log_level level) noexcept;
+
+}  // namespace bitsd::config

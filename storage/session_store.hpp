@@ -1,0 +1,86 @@
+#pragma once
+// The storage core: a small interface every store implements (filesystem today, an
+// S3-compatible object store later). Optional capabilities (locking) live apart, in
+// session_locks.hpp, the way tusd splits its data store from its locker.
+//
+// Thread safety: every method may be called from any thread. Callers serialise operations on
+// one session id themselves (session_locks); operations on different sessions run in parallel.
+
+#include "storage/session_record.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace bitsd::storage {
+
+// When bytes and metadata are forced to stable storage.
+enum class fsync_policy {
+    durable,  // fdatasync data before append::finish() returns; fsync metadata + directory
+    none,     // leave it to the kernel (fast; a power loss may lose acknowledged bytes)
+};
+
+// Streams bytes into a session at its current end. Obtained from session_store::open_append.
+class appender {
+public:
+    virtual ~appender() = default;
+    // Appends bytes. Returns an error (disk_full, io) and stops on the first failure.
+    virtual std::error_code write(const void* data, std::size_t size) = 0;
+    // Makes what was written durable per the fsync policy. Call before acknowledging.
+    virtual std::error_code finish() = 0;
+    // Offset of the next byte, i.e. the received length after the writes so far.
+    virtual std::uint64_t offset() const noexcept = 0;
+};
+
+class session_store {
+public:
+    virtual ~session_store() = default;
+
+    // Stores a new session in state `receiving` with no bytes. session_exists if the id is taken.
+    virtual std::error_code create(const session_metadata& metadata) = 0;
+
+    // Reads metadata and derives `received` from the bytes stored. session_not_found if unknown.
+    virtual std::error_code info(std::string_view id, session_info& out) = 0;
+
+    // Replaces the metadata of an existing session atomically (e.g. to record the total).
+    virtual std::error_code update(const session_metadata& metadata) = 0;
+
+    // Opens the session's data for appending at `offset`, which must equal the stored length
+    // (offset_mismatch otherwise). Only sessions in state `receiving` accept bytes.
+    virtual std::unique_ptr<appender> open_append(std::string_view id, std::uint64_t offset,
+                                                  std::error_code& ec) = 0;
+
+    // Moves the session's complete data to `destination` and leaves the session as a `closed`
+    // tombstone. Durable and resumable: state goes receiving -> committing -> closed, and a
+    // commit interrupted by a crash is finished by calling commit() again (same destination).
+    // Creates missing parent directories of `destination`. With overwrite off and an existing
+    // destination: destination_exists, and nothing changes.
+    virtual std::error_code commit(std::string_view id, const std::filesystem::path& destination,
+                                   bool overwrite) = 0;
+
+    // Deletes the session's data and leaves a `cancelled` tombstone.
+    virtual std::error_code cancel(std::string_view id) = 0;
+
+    // Forgets the session entirely (data, metadata, tombstone).
+    virtual std::error_code remove(std::string_view id) = 0;
+
+    // Calls visit for every stored session (tombstones included). Sessions whose metadata
+    // cannot be read are skipped and reported through the return value of the last failure.
+    virtual std::error_code list(const std::function<void(const session_info&)>& visit) = 0;
+};
+
+// The default store: one directory per session under <root>/sessions, sharded by the first
+// two hex digits of the id so 100k sessions do not sit in one folder. Creates root if missing.
+std::unique_ptr<session_store> make_filesystem_store(const std::filesystem::path& root,
+                                                     fsync_policy policy, std::error_code& ec);
+
+// A store held in memory, for tests: same contract, nothing survives the process. Committed
+// files are written to the real filesystem at `destination` so callers can check them.
+std::unique_ptr<session_store> make_memory_store();
+
+}  // namespace bitsd::storage
