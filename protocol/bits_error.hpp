@@ -1,0 +1,80 @@
+#pragma once
+// The protocol's error type, made into std::error_code (the pattern of Beast's http/error.hpp),
+// and the one table that maps each error to what the client sees: HTTP status, BITS error code
+// (an HRESULT) and BITS error context.
+
+#include <cstdint>
+#include <system_error>
+
+namespace bitsd::protocol {
+
+enum class bits_errc {
+    // 400 + E_INVALIDARG (0x80070057): the request is malformed; Windows treats it as fatal.
+    unknown_packet_type = 1,
+    missing_content_length,
+    bad_content_length,
+    body_not_allowed,
+    missing_session_id,
+    missing_content_range,
+    bad_content_range,
+    content_length_mismatch,
+    total_changed,
+    header_too_long,
+    missing_supported_protocols,
+    no_common_protocol,
+    unsupported_content_encoding,
+    chunked_body_not_supported,
+    bad_destination_path,
+    destination_is_directory,
+    incomplete_upload,  // Close-Session before every byte arrived; the bytes are kept
+    malformed_request,  // not valid HTTP/1.x at all (the connection is closed after the answer)
+
+    // 403 + E_ACCESSDENIED (0x80070005): fatal. Never 409, which Windows retries forever.
+    destination_exists,
+
+    // 413, no BITS error: the client resends the same bytes in smaller fragments.
+    fragment_too_large,
+
+    // 416, no BITS error: the client resyncs to BITS-Received-Content-Range.
+    unexpected_offset,
+
+    // 500 + BG_E_SESSION_NOT_FOUND (0x8020001F): the client starts over with a new session.
+    session_not_found,
+
+    // 500 + BG_E_TOO_LARGE (0x80200020): the file is larger than this prefix accepts.
+    upload_too_large,
+
+    // 500 + ERROR_DISK_FULL as an HRESULT (0x80070070): transient, nothing stored is lost.
+    disk_full,
+
+    // 500 + E_FAIL (0x80004005): anything the server did not foresee; transient for the client.
+    internal_error,
+
+    // Plain HTTP answers for requests that are not BITS uploads.
+    not_found,           // 404
+    method_not_allowed,  // 405
+};
+
+const std::error_category& bits_category() noexcept;
+std::error_code make_error_code(bits_errc e) noexcept;
+
+// BITS-Error-Context values.
+inline constexpr std::uint32_t context_server = 0x5;       // BG_ERROR_CONTEXT_REMOTE_FILE
+inline constexpr std::uint32_t context_application = 0x7;  // BG_ERROR_CONTEXT_REMOTE_APPLICATION
+
+// How one error is answered. hresult 0 means "no BITS-Error headers" (413, 416, 404, 405).
+struct error_answer {
+    unsigned http_status;
+    std::uint32_t hresult;
+    std::uint32_t context;
+};
+
+// The mapping table. Codes of other categories answer as internal_error.
+error_answer answer_for(const std::error_code& ec) noexcept;
+
+}  // namespace bitsd::protocol
+
+namespace std {
+template <>
+struct is_error_code_enum<bitsd::protocol::bits_errc> : true_type {};
+}  // namespace std

@@ -1,0 +1,120 @@
+#include "server/daemon.hpp"
+
+#include "server/listener.hpp"
+#include "server/upload_service.hpp"
+#include "storage/session_store.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+namespace bitsd::server {
+
+namespace net = boost::asio;
+
+namespace {
+
+std::string format_endpoint(const net::ip::tcp::endpoint& endpoint) {
+    const auto address = endpoint.address();
+    const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+    return host + ":" + std::to_string(endpoint.port());
+}
+
+unsigned thread_count(unsigned configured) {
+    if (configured != 0) return configured;
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+struct daemon::impl {
+    config::settings settings;
+    net::io_context ioc;
+    std::unique_ptr<storage::session_store> store;
+    std::unique_ptr<upload_service> service;
+    std::vector<std::shared_ptr<listener>> listeners;
+    net::signal_set signals{ioc, SIGINT, SIGTERM};
+    net::steady_timer sweep_timer{ioc};
+
+    explicit impl(config::settings s)
+        : settings(std::move(s)), ioc(static_cast<int>(thread_count(settings.threads))) {}
+
+    void schedule_sweep(std::chrono::seconds delay) {
+        sweep_timer.expires_after(delay);
+        sweep_timer.async_wait([this](boost::system::error_code ec) {
+            if (ec) return;
+            const auto removed = service->sweep(static_cast<std::int64_t>(std::time(nullptr)));
+            if (removed > 0) spdlog::info("sweep removed {} expired sessions", removed);
+            schedule_sweep(std::chrono::seconds(settings.cleanup_interval_s));
+        });
+    }
+};
+
+daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::move(settings))) {
+    auto& s = impl_->settings;
+    std::error_code ec;
+    const auto policy = s.fsync == config::fsync_mode::durable ? storage::fsync_policy::durable
+                                                               : storage::fsync_policy::none;
+    impl_->store = storage::make_filesystem_store(s.data_dir, policy, ec);
+    if (ec || !impl_->store) {
+        throw std::runtime_error("data_dir: cannot open the session store in \"" + s.data_dir.string() +
+                                 "\": " + ec.message());
+    }
+    impl_->service = std::make_unique<upload_service>(s, *impl_->store);
+
+    connection_limits limits;
+    limits.read_timeout = std::chrono::seconds(s.read_timeout_s);
+    limits.idle_timeout = std::chrono::seconds(s.idle_timeout_s);
+    for (const auto& endpoint : s.listen) {
+        boost::system::error_code address_ec;
+        const auto address = net::ip::make_address(endpoint.host, address_ec);
+        if (address_ec) throw std::runtime_error("listen: bad address \"" + endpoint.host + "\"");
+        try {
+            impl_->listeners.push_back(std::make_shared<listener>(
+                impl_->ioc, net::ip::tcp::endpoint(address, endpoint.port), *impl_->service, limits));
+        } catch (const boost::system::system_error& e) {
+            throw std::runtime_error("listen: cannot listen on " + endpoint.host + ":" +
+                                     std::to_string(endpoint.port) + ": " + e.code().message());
+        }
+    }
+}
+
+daemon::~daemon() = default;
+
+int daemon::run() {
+    auto& d = *impl_;
+    for (const auto& l : d.listeners) {
+        l->run();
+        spdlog::info("listening on {}", format_endpoint(l->local_endpoint()));
+    }
+    for (const auto& upload : d.settings.uploads) {
+        spdlog::info("uploads to {} land in {}", upload.url_prefix, upload.destination_dir.string());
+    }
+    d.signals.async_wait([&d](boost::system::error_code ec, int signal) {
+        if (ec) return;
+        spdlog::info("signal {} received: stopping", signal);
+        for (const auto& l : d.listeners) l->stop();
+        d.sweep_timer.cancel();
+        d.ioc.stop();
+    });
+    // The first sweep runs at once: it also finishes commits that a crash interrupted.
+    d.schedule_sweep(std::chrono::seconds(0));
+
+    std::vector<std::thread> threads;
+    const unsigned count = thread_count(d.settings.threads);
+    for (unsigned i = 1; i < count; ++i) threads.emplace_back([&d] { d.ioc.run(); });
+    d.ioc.run();
+    for (auto& t : threads) t.join();
+    spdlog::info("stopped");
+    return 0;
+}
+
+}  // namespace bitsd::server

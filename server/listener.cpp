@@ -1,0 +1,54 @@
+#include "server/listener.hpp"
+
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace bitsd::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+
+listener::listener(net::io_context& ioc, const net::ip::tcp::endpoint& endpoint,
+                   upload_service& service, connection_limits limits)
+    : ioc_(ioc), acceptor_(net::make_strand(ioc)), service_(service), limits_(limits) {
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(net::socket_base::reuse_address(true));
+    if (endpoint.address().is_v6()) acceptor_.set_option(net::ip::v6_only(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(net::socket_base::max_listen_connections);
+}
+
+net::ip::tcp::endpoint listener::local_endpoint() const { return acceptor_.local_endpoint(); }
+
+void listener::run() { do_accept(); }
+
+void listener::stop() {
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+        beast::error_code ignored;
+        self->acceptor_.close(ignored);
+    });
+}
+
+void listener::do_accept() {
+    // Each connection gets its own strand: its handlers never run concurrently.
+    acceptor_.async_accept(net::make_strand(ioc_),
+                           beast::bind_front_handler(&listener::on_accept, shared_from_this()));
+}
+
+void listener::on_accept(beast::error_code ec, net::ip::tcp::socket socket) {
+    if (ec == net::error::operation_aborted) return;  // stopped
+    if (ec) {
+        // Out of file descriptors and the like: log, keep accepting.
+        spdlog::warn("accept failed: {}", ec.message());
+    } else {
+        beast::error_code ignored;
+        socket.set_option(net::ip::tcp::no_delay(true), ignored);
+        std::make_shared<http_connection>(std::move(socket), service_, limits_)->run();
+    }
+    do_accept();
+}
+
+}  // namespace bitsd::server

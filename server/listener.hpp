@@ -1,0 +1,33 @@
+#pragma once
+// Accepts connections on one endpoint and hands each to its own http_connection.
+
+#include "server/http_connection.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <memory>
+
+namespace bitsd::server {
+
+class listener : public std::enable_shared_from_this<listener> {
+public:
+    // Binds and listens at once; throws boost::system::system_error on failure (start-up only).
+    listener(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& endpoint,
+             upload_service& service, connection_limits limits);
+
+    boost::asio::ip::tcp::endpoint local_endpoint() const;
+    void run();
+    void stop();
+
+private:
+    void do_accept();
+    void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
+
+    boost::asio::io_context& ioc_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    upload_service& service_;
+    connection_limits limits_;
+};
+
+}  // namespace bitsd::server

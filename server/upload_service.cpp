@@ -1,0 +1,267 @@
+#include "server/upload_service.hpp"
+
+#include "server/session_id_source.hpp"
+#include "storage/storage_error.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <ctime>
+#include <memory>
+#include <system_error>
+
+namespace bitsd::server {
+namespace {
+
+using protocol::bits_errc;
+
+std::int64_t now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+protocol::session_phase phase_of(storage::session_state state) {
+    switch (state) {
+    case storage::session_state::receiving: return protocol::session_phase::receiving;
+    case storage::session_state::committing: return protocol::session_phase::committing;
+    case storage::session_state::closed: return protocol::session_phase::closed;
+    case storage::session_state::cancelled: return protocol::session_phase::cancelled;
+    }
+    return protocol::session_phase::cancelled;
+}
+
+protocol::session_view view_of(const storage::session_info& info) {
+    protocol::session_view view;
+    view.phase = phase_of(info.metadata.state);
+    view.target = info.metadata.target;
+    view.total = info.metadata.total;
+    view.received = info.received;
+    view.last_activity_unix = info.last_activity_unix;
+    return view;
+}
+
+template <typename T>
+protocol::outcome<T> failed(protocol::rejection failure) {
+    protocol::outcome<T> result;
+    result.failure = std::move(failure);
+    return result;
+}
+
+}  // namespace
+
+protocol::engine_settings engine_settings_from(const config::settings& settings) {
+    protocol::engine_settings e;
+    e.max_fragment_size = settings.max_fragment_size;
+    e.host_id = settings.host_id;
+    e.host_id_fallback_timeout_s = settings.host_id_fallback_timeout_s;
+    return e;
+}
+
+upload_service::upload_service(const config::settings& settings, storage::session_store& store)
+    : settings_(settings), store_(store), engine_(engine_settings_from(settings)) {
+    for (const auto& upload : settings.uploads) {
+        prefixes_.push_back(upload.url_prefix);
+        protocol::upload_rules rules;
+        rules.allow_overwrites = upload.allow_overwrites;
+        rules.max_upload_size = upload.max_upload_size;
+        rules.session_timeout_s = upload.session_timeout_s;
+        rules_.push_back(rules);
+    }
+}
+
+std::filesystem::path upload_service::destination_of(const protocol::upload_location& where) const {
+    std::filesystem::path path = settings_.uploads[where.prefix_index].destination_dir;
+    for (const auto& segment : where.segments) path /= segment;
+    return path;
+}
+
+const config::upload_prefix* upload_service::prefix_named(const std::string& url_prefix) const {
+    for (const auto& upload : settings_.uploads) {
+        if (upload.url_prefix == url_prefix) return &upload;
+    }
+    return nullptr;
+}
+
+protocol::rejection upload_service::from_storage(const std::error_code& ec, const char* what,
+                                                 const std::optional<std::string>& session_id) const {
+    if (ec == storage::storage_errc::session_not_found) return {bits_errc::session_not_found, {}};
+    if (ec == storage::storage_errc::destination_exists) return {bits_errc::destination_exists, {}};
+    if (storage::is_disk_full(ec)) {
+        spdlog::warn("{} {}: out of disk space", what, session_id.value_or("-"));
+        return {bits_errc::disk_full, {}};
+    }
+    spdlog::error("{} {}: storage failed: {} ({})", what, session_id.value_or("-"), ec.message(),
+                  ec.category().name());
+    return {bits_errc::internal_error, {}};
+}
+
+protocol::response upload_service::reject(const protocol::rejection& failure,
+                                          const std::optional<std::string>& echo_session_id) const {
+    return engine_.error_response(failure, echo_session_id);
+}
+
+protocol::response upload_service::ping(const protocol::packet& ping) { return engine_.ack(ping); }
+
+protocol::response upload_service::create_session(const protocol::packet& create,
+                                                  const protocol::upload_location& where) {
+    const std::filesystem::path destination = destination_of(where);
+    std::error_code exists_ec;
+    const bool exists = std::filesystem::exists(destination, exists_ec);
+    if (std::filesystem::is_directory(destination, exists_ec)) {
+        return reject({bits_errc::destination_is_directory, {}}, create.session_id);
+    }
+    if (const auto ec = engine_.decide_create(create, exists, rules_[where.prefix_index])) {
+        return reject({ec, {}}, create.session_id);
+    }
+    storage::session_metadata metadata;
+    metadata.id = new_session_id();
+    metadata.url_prefix = prefixes_[where.prefix_index];
+    metadata.target = where.path;
+    metadata.destination = destination.string();
+    metadata.created_unix = now_unix();
+    if (const auto ec = store_.create(metadata)) {
+        return reject(from_storage(ec, "create", metadata.id), create.session_id);
+    }
+    spdlog::info("session {} created for {}", metadata.id, where.path);
+    return engine_.create_ack(create, metadata.id);
+}
+
+protocol::outcome<storage::session_info> upload_service::find(const protocol::packet& request,
+                                                              const protocol::upload_location& where,
+                                                              protocol::session_view& view) {
+    storage::session_info info;
+    std::error_code ec = bits_errc::session_not_found;
+    bool found = false;
+    if (request.session_id_valid) {
+        ec = store_.info(*request.session_id, info);
+        found = !ec;
+        if (ec && ec != storage::storage_errc::session_not_found &&
+            ec != storage::storage_errc::corrupt_metadata) {
+            return failed<storage::session_info>(from_storage(ec, "lookup", request.session_id));
+        }
+    }
+    if (found) view = view_of(info);
+    if (const auto lookup = engine_.find_session(request, found ? &view : nullptr, where.path,
+                                                 rules_[where.prefix_index], now_unix())) {
+        return failed<storage::session_info>({lookup, {}});
+    }
+    protocol::outcome<storage::session_info> result;
+    result.value = std::move(info);
+    return result;
+}
+
+protocol::response upload_service::close_session(const protocol::packet& close,
+                                                 const protocol::upload_location& where) {
+    protocol::session_view view;
+    auto info = find(close, where, view);
+    if (!info) return reject(info.failure, close.session_id);
+    const auto action = engine_.decide_close(view);
+    if (!action) return reject(action.failure, close.session_id);
+    if (*action.value == protocol::close_action::commit) {
+        const auto& rules = rules_[where.prefix_index];
+        if (const auto ec = store_.commit(*close.session_id, info.value->metadata.destination,
+                                          rules.allow_overwrites)) {
+            return reject(from_storage(ec, "commit", close.session_id), close.session_id);
+        }
+        spdlog::info("session {} closed: {} bytes committed to {}", *close.session_id,
+                     info.value->received, info.value->metadata.destination);
+    }
+    return engine_.ack(close);
+}
+
+protocol::response upload_service::cancel_session(const protocol::packet& cancel,
+                                                  const protocol::upload_location& where) {
+    protocol::session_view view;
+    auto info = find(cancel, where, view);
+    if (!info) return reject(info.failure, cancel.session_id);
+    if (engine_.decide_cancel(view) == protocol::cancel_action::cancel) {
+        if (const auto ec = store_.cancel(*cancel.session_id)) {
+            return reject(from_storage(ec, "cancel", cancel.session_id), cancel.session_id);
+        }
+        spdlog::info("session {} cancelled", *cancel.session_id);
+    }
+    return engine_.ack(cancel);
+}
+
+protocol::outcome<fragment_transfer> upload_service::begin_fragment(
+    const protocol::packet& fragment, const protocol::upload_location& where) {
+    protocol::session_view view;
+    auto info = find(fragment, where, view);
+    if (!info) return failed<fragment_transfer>(info.failure);
+    auto plan = engine_.decide_fragment(fragment, view, rules_[where.prefix_index]);
+    if (!plan) return failed<fragment_transfer>(plan.failure);
+
+    fragment_transfer transfer;
+    transfer.plan = *plan.value;
+    if (transfer.plan.record_total && !transfer.plan.session_closed) {
+        storage::session_metadata metadata = info.value->metadata;
+        metadata.total = transfer.plan.record_total;
+        if (const auto ec = store_.update(metadata)) {
+            return failed<fragment_transfer>(from_storage(ec, "record total", fragment.session_id));
+        }
+    }
+    if (transfer.plan.write > 0) {
+        std::error_code ec;
+        transfer.appender = store_.open_append(*fragment.session_id, transfer.plan.offset, ec);
+        if (ec || !transfer.appender) {
+            return failed<fragment_transfer>(from_storage(ec, "open", fragment.session_id));
+        }
+    }
+    protocol::outcome<fragment_transfer> result;
+    result.value = std::move(transfer);
+    return result;
+}
+
+protocol::response upload_service::finish_fragment(const protocol::packet& fragment,
+                                                   fragment_transfer& transfer,
+                                                   std::error_code write_error) {
+    if (!transfer.appender) {
+        // Nothing was written: a duplicate, or a retry after Close-Session.
+        return engine_.fragment_ack(fragment, transfer.plan.offset);
+    }
+    // Sync even after a failed write: the bytes that did land count, and the client resyncs.
+    const std::error_code sync_error = transfer.appender->finish();
+    const std::uint64_t received = transfer.appender->offset();
+    transfer.appender.reset();
+    if (write_error || sync_error) {
+        return reject(from_storage(write_error ? write_error : sync_error, "write", fragment.session_id),
+                      fragment.session_id);
+    }
+    return engine_.fragment_ack(fragment, received);
+}
+
+std::size_t upload_service::sweep(std::int64_t now) {
+    std::vector<storage::session_info> sessions;
+    const auto list_ec = store_.list([&](const storage::session_info& info) { sessions.push_back(info); });
+    if (list_ec) spdlog::warn("sweep: some sessions could not be read: {}", list_ec.message());
+
+    // Counted through a shared counter: a session busy with a request is handled after this
+    // function returns, by the thread that releases its lock.
+    auto removed = std::make_shared<std::atomic<std::size_t>>(0);
+    for (const auto& info : sessions) {
+        const auto* upload = prefix_named(info.metadata.url_prefix);
+        const std::uint64_t timeout = upload ? upload->session_timeout_s : config::upload_prefix{}.session_timeout_s;
+        const std::string id = info.metadata.id;
+        // Each session is handled under its lock, so a request in flight is never pulled from
+        // under its feet; a busy session is looked at again once its request has finished.
+        locks_.lock(id, [this, id, timeout, now, upload, removed] {
+            storage::session_info current;
+            if (!store_.info(id, current)) {
+                const std::int64_t idle = now - current.last_activity_unix;
+                if (idle > 0 && static_cast<std::uint64_t>(idle) > timeout) {
+                    if (!store_.remove(id)) {
+                        ++*removed;
+                        spdlog::info("session {} expired after {} s idle: removed", id, idle);
+                    }
+                } else if (current.metadata.state == storage::session_state::committing) {
+                    // Close-Session was received but a crash interrupted the commit: finish it.
+                    const auto ec = store_.commit(id, current.metadata.destination,
+                                                  upload ? upload->allow_overwrites : false);
+                    if (ec) spdlog::error("session {}: finishing commit failed: {}", id, ec.message());
+                    else spdlog::info("session {}: interrupted commit finished", id);
+                }
+            }
+            locks_.unlock(id);
+        });
+    }
+    return removed->load();
+}
+
+}  // namespace bitsd::server

@@ -1,0 +1,81 @@
+#pragma once
+// Glue between the protocol engine and storage: for one request (already parsed), it asks the
+// engine what to do, makes storage do it and returns the response. Synchronous; the caller holds
+// the session's lock (session_locks) for everything but Ping and Create-Session.
+//
+// The fragment body itself is streamed by http_connection, between begin_fragment() and
+// finish_fragment(), straight into the appender: this class never sees a whole fragment.
+
+#include "config/config.hpp"
+#include "protocol/engine.hpp"
+#include "protocol/upload_path.hpp"
+#include "storage/session_locks.hpp"
+#include "storage/session_store.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bitsd::server {
+
+// A fragment accepted for streaming: how many body bytes to drop, how many to store.
+struct fragment_transfer {
+    protocol::fragment_plan plan;
+    std::unique_ptr<storage::appender> appender;  // null when nothing is to be written
+};
+
+class upload_service {
+public:
+    upload_service(const config::settings& settings, storage::session_store& store);
+
+    const protocol::engine& engine() const noexcept { return engine_; }
+    storage::session_locks& locks() noexcept { return locks_; }
+    const std::vector<std::string>& url_prefixes() const noexcept { return prefixes_; }
+
+    protocol::response ping(const protocol::packet& ping);
+    protocol::response create_session(const protocol::packet& create,
+                                      const protocol::upload_location& where);
+    protocol::response close_session(const protocol::packet& close,
+                                     const protocol::upload_location& where);
+    protocol::response cancel_session(const protocol::packet& cancel,
+                                      const protocol::upload_location& where);
+
+    // Decides a fragment and, when bytes are to be stored, opens the appender. On rejection
+    // returns the response to send (the body is then drained or the connection closed).
+    protocol::outcome<fragment_transfer> begin_fragment(const protocol::packet& fragment,
+                                                        const protocol::upload_location& where);
+    // After the body: makes the bytes durable and acknowledges them. `write_error` is the
+    // first storage failure met while streaming, if any.
+    protocol::response finish_fragment(const protocol::packet& fragment, fragment_transfer& transfer,
+                                       std::error_code write_error);
+
+    protocol::response reject(const protocol::rejection& failure,
+                              const std::optional<std::string>& echo_session_id) const;
+
+    // Deletes expired sessions and tombstones, and finishes commits a crash interrupted.
+    // Returns the number of sessions removed.
+    std::size_t sweep(std::int64_t now_unix);
+
+private:
+    protocol::outcome<storage::session_info> find(const protocol::packet& request,
+                                                  const protocol::upload_location& where,
+                                                  protocol::session_view& view);
+    std::filesystem::path destination_of(const protocol::upload_location& where) const;
+    const config::upload_prefix* prefix_named(const std::string& url_prefix) const;
+    protocol::rejection from_storage(const std::error_code& ec, const char* what,
+                                     const std::optional<std::string>& session_id) const;
+
+    const config::settings& settings_;
+    storage::session_store& store_;
+    storage::session_locks locks_;
+    protocol::engine engine_;
+    std::vector<std::string> prefixes_;
+    std::vector<protocol::upload_rules> rules_;
+};
+
+// Converts the configured limits into the engine's settings.
+protocol::engine_settings engine_settings_from(const config::settings& settings);
+
+}  // namespace bitsd::server
