@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bitsd::config {
@@ -64,5 +65,11 @@ void apply_defaults(settings& s);
 std::optional<listen_endpoint> parse_listen(const std::string& text, std::string& why);
 
 const char* to_string(log_level level) noexcept;
+
+// The inverse of to_string(log_level): "trace" .. "off"; nullopt for anything else.
+std::optional<log_level> parse_log_level(std::string_view name) noexcept;
+
+// "1.2.3.4:80" or "[::1]:80": the form parse_listen accepts, for logs and summaries.
+std::string to_string(const listen_endpoint& endpoint);
 
 }  // namespace bitsd::config

@@ -1,0 +1,115 @@
+// prepare_directories: the one part of the config layer that touches the filesystem beyond
+// reading the config file. Failing here, at start-up, beats failing on the first upload.
+
+#include "config/config.hpp"
+
+#include <cerrno>
+#include <fstream>
+#include <random>
+#include <system_error>
+
+namespace bitsd::config {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string quote_path(const fs::path& path) { return "\"" + path.u8string() + "\""; }
+
+// Absolute, with symlinks resolved as far as the path exists, and without a trailing
+// separator, so that two spellings of one directory compare equal component by component.
+fs::path normalized(const fs::path& path) {
+    std::error_code ec;
+    fs::path result = fs::weakly_canonical(path, ec);
+    if (ec) {
+        result = fs::absolute(path, ec);
+        if (ec) result = path;
+    }
+    result = result.lexically_normal();
+    if (!result.has_filename() && result.has_relative_path()) result = result.parent_path();
+    return result;
+}
+
+bool is_same_or_inside(const fs::path& inner, const fs::path& outer) {
+    const fs::path a = normalized(inner);
+    const fs::path b = normalized(outer);
+    auto ai = a.begin();
+    for (auto bi = b.begin(); bi != b.end(); ++bi, ++ai) {
+        if (ai == a.end() || *ai != *bi) return false;
+    }
+    return true;
+}
+
+// errno after a failed stream operation: libstdc++ (and mingw's) open files through the C
+// library, which sets it; fall back to a generic I/O error when nothing did.
+std::error_code last_error() {
+    const int code = errno;
+    return code != 0 ? std::error_code(code, std::generic_category())
+                     : std::make_error_code(std::errc::io_error);
+}
+
+// Writable means "bitsd can create, write and delete a file here", which is exactly what it
+// will do; permission bits alone would say nothing about read-only mounts, ACLs or quotas.
+std::optional<std::string> probe_writable(const fs::path& dir) {
+    std::random_device random;
+    const fs::path probe = dir / (".bitsd-write-probe-" + std::to_string(random()));
+    {
+        errno = 0;
+        std::ofstream file(probe, std::ios::binary | std::ios::trunc);
+        if (!file) {
+            return "cannot create a file in " + quote_path(dir) + ": " + last_error().message();
+        }
+        errno = 0;
+        file.put('x');
+        file.close();  // closed before removal: Windows refuses to delete an open file
+        if (!file) {
+            const auto error = last_error();
+            std::error_code ignored;
+            fs::remove(probe, ignored);
+            return "cannot write a file in " + quote_path(dir) + ": " + error.message();
+        }
+    }
+    std::error_code ec;
+    fs::remove(probe, ec);
+    if (ec) return "cannot delete a file in " + quote_path(dir) + ": " + ec.message();
+    return std::nullopt;
+}
+
+std::optional<config_error> prepare(const fs::path& dir, const std::string& key) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return config_error{key + ": cannot create " + quote_path(dir) + ": " + ec.message()};
+    if (!fs::is_directory(dir, ec)) {
+        return config_error{key + ": " + quote_path(dir) + " is not a directory"};
+    }
+    if (auto problem = probe_writable(dir)) {
+        return config_error{key + ": not writable: " + *problem};
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<config_error> prepare_directories(const settings& s) try {
+    // Checked before anything is created: a destination inside the session store would mix
+    // finished files with session directories that the expiry sweep deletes.
+    const fs::path sessions = s.data_dir / "sessions";
+    for (std::size_t i = 0; i < s.uploads.size(); ++i) {
+        if (is_same_or_inside(s.uploads[i].destination_dir, sessions)) {
+            return config_error{"uploads[" + std::to_string(i) + "].destination_dir: " +
+                                quote_path(s.uploads[i].destination_dir) + " is inside " +
+                                quote_path(sessions) + ", where bitsd keeps upload sessions"};
+        }
+    }
+    if (auto error = prepare(s.data_dir, "data_dir")) return error;
+    for (std::size_t i = 0; i < s.uploads.size(); ++i) {
+        const std::string key = "uploads[" + std::to_string(i) + "].destination_dir";
+        if (auto error = prepare(s.uploads[i].destination_dir, key)) return error;
+    }
+    return std::nullopt;
+} catch (const std::exception& e) {
+    // std::random_device and path conversions may throw; start-up wants a message, not abort.
+    return config_error{std::string("data_dir: cannot prepare directories: ") + e.what()};
+}
+
+}  // namespace bitsd::config

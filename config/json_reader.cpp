@@ -1,0 +1,329 @@
+#include "config/json_reader.hpp"
+
+#include "config/duplicate_key_detector.hpp"
+#include "config/listen_list.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <string_view>
+
+namespace bitsd::config {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Seconds beyond this overflow a std::chrono::nanoseconds deadline long before they are
+// useful; 100 years is "forever" for every timeout bitsd has.
+constexpr std::uint64_t max_seconds = 100ull * 365 * 24 * 3600;
+constexpr unsigned max_threads = 256;
+constexpr std::size_t max_host_id_length = 300;
+
+std::string json_quoted(const std::string& text) {
+    // dump() escapes quotes and control characters, so a hostile key stays on one line.
+    return json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+}
+
+config_error error_at(const std::string& path, const std::string& what) {
+    return config_error{path.empty() ? what : path + ": " + what};
+}
+
+// What the user wrote instead, short enough for a one-line message.
+std::string describe(const json& value) {
+    if (value.is_object()) return "an object";
+    if (value.is_array()) return "an array";
+    std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (text.size() > 40) text = text.substr(0, 37) + "...";
+    return text;
+}
+
+config_error type_error(const std::string& path, const std::string& expected, const json& value) {
+    return error_at(path, "expected " + expected + ", got " + describe(value));
+}
+
+// Integers only: 1.0, 1e3, "5", true and negative numbers are refused, as is anything beyond
+// uint64 (nlohmann parses those as floating point).
+std::optional<config_error> read_uint(const json& value, const std::string& path,
+                                      std::uint64_t min, std::uint64_t max, std::uint64_t& out) {
+    const char* expected = min == 0 ? "a non-negative integer" : "a positive integer";
+    if (!value.is_number_unsigned()) return type_error(path, expected, value);
+    const auto number = value.get<std::uint64_t>();
+    if (number < min) return type_error(path, expected, value);
+    if (number > max) return error_at(path, "must be at most " + std::to_string(max));
+    out = number;
+    return std::nullopt;
+}
+
+std::optional<config_error> read_seconds(const json& value, const std::string& path,
+                                         std::uint64_t min, std::uint64_t& out) {
+    auto error = read_uint(value, path, min, max_seconds, out);
+    if (error && value.is_number_unsigned() && value.get<std::uint64_t>() > max_seconds) {
+        error->message += " (100 years)";
+    }
+    return error;
+}
+
+std::optional<config_error> read_bool(const json& value, const std::string& path, bool& out) {
+    if (!value.is_boolean()) return type_error(path, "true or false", value);
+    out = value.get<bool>();
+    return std::nullopt;
+}
+
+// Paths in the file are UTF-8 (JSON text is); u8path keeps them right on Windows too, where
+// a plain narrow string would be read in the ANSI code page.
+std::optional<config_error> read_path(const json& value, const std::string& path,
+                                      std::filesystem::path& out) {
+    if (!value.is_string()) return type_error(path, "a path string", value);
+    const auto& text = value.get_ref<const std::string&>();
+    if (text.empty()) return error_at(path, "must not be empty");
+    if (text.find('\0') != std::string::npos) return error_at(path, "must not contain NUL");
+    out = std::filesystem::u8path(text);
+    return std::nullopt;
+}
+
+bool is_visible_ascii(char c) { return c > 0x20 && c < 0x7f; }
+
+std::optional<config_error> read_host_id(const json& value, const std::string& path,
+                                         std::optional<std::string>& out) {
+    if (!value.is_string()) return type_error(path, "a string", value);
+    const auto& text = value.get_ref<const std::string&>();
+    if (text.empty()) return error_at(path, "must not be empty");
+    if (text.size() > max_host_id_length) {
+        return error_at(path, "longer than " + std::to_string(max_host_id_length) + " characters");
+    }
+    // It goes out verbatim as the BITS-Host-Id header value: keep it to visible ASCII.
+    for (char c : text) {
+        if (!is_visible_ascii(c)) {
+            return error_at(path, "must be visible ASCII (no whitespace, control or non-ASCII "
+                                  "characters)");
+        }
+    }
+    out = text;
+    return std::nullopt;
+}
+
+std::optional<config_error> read_fsync(const json& value, const std::string& path,
+                                       fsync_mode& out) {
+    const std::string expected = "\"durable\" or \"none\"";
+    if (!value.is_string()) return type_error(path, expected, value);
+    const auto& text = value.get_ref<const std::string&>();
+    if (text == "durable") {
+        out = fsync_mode::durable;
+    } else if (text == "none") {
+        out = fsync_mode::none;
+    } else {
+        return type_error(path, expected, value);
+    }
+    return std::nullopt;
+}
+
+std::optional<config_error> read_log_level(const json& value, const std::string& path,
+                                           log_level& out) {
+    const std::string expected = "one of trace, debug, info, warn, error, critical, off";
+    if (!value.is_string()) return type_error(path, expected, value);
+    const auto level = parse_log_level(value.get_ref<const std::string&>());
+    if (!level) return type_error(path, expected, value);
+    out = *level;
+    return std::nullopt;
+}
+
+std::optional<config_error> read_threads(const json& value, const std::string& path,
+                                         unsigned& out) {
+    const std::string expected = "an integer from 0 to " + std::to_string(max_threads);
+    if (!value.is_number_unsigned() || value.get<std::uint64_t>() > max_threads) {
+        return type_error(path, expected, value);
+    }
+    out = static_cast<unsigned>(value.get<std::uint64_t>());
+    return std::nullopt;
+}
+
+std::optional<config_error> read_listen(const json& value, const std::string& path,
+                                        std::vector<listen_endpoint>& out) {
+    const std::string expected = "an array of \"host:port\" strings";
+    if (!value.is_array()) return type_error(path, expected, value);
+    if (value.empty()) return error_at(path, "at least one endpoint is required");
+    std::vector<std::string> texts;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        const std::string item_path = path + "[" + std::to_string(i) + "]";
+        if (!value[i].is_string()) return type_error(item_path, "a \"host:port\" string", value[i]);
+        texts.push_back(value[i].get<std::string>());
+    }
+    if (auto error = parse_listen_list(texts, out)) {
+        std::string why = error->why;
+        if (error->duplicate_of) {
+            why += " (also " + path + "[" + std::to_string(*error->duplicate_of) + "])";
+        }
+        return error_at(path + "[" + std::to_string(error->index) + "]", why);
+    }
+    return std::nullopt;
+}
+
+// Why a URL prefix is unusable, or nullopt. The prefix is compared with request targets as
+// sent, so it must be written the way a client sends it: no escapes, no dot segments.
+std::optional<std::string> url_prefix_problem(const std::string& prefix) {
+    if (prefix.empty() || prefix.front() != '/' || prefix.back() != '/') {
+        return "must start and end with '/'";
+    }
+    for (char c : prefix) {
+        if (!is_visible_ascii(c)) return "must be visible ASCII (no spaces or control characters)";
+        if (c == '\\') return "must not contain '\\'";
+        if (c == '%') return "must not contain '%' (write the prefix unescaped)";
+        if (c == '?' || c == '#') return "must not contain '?' or '#'";
+    }
+    if (prefix.find("..") != std::string::npos) return "must not contain \"..\"";
+    if (prefix.find("//") != std::string::npos) return "must not contain an empty segment \"//\"";
+    if (prefix.find("/./") != std::string::npos) return "must not contain a \".\" segment";
+    return std::nullopt;
+}
+
+std::optional<config_error> read_upload(const json& value, const std::string& path,
+                                        upload_prefix& out) {
+    if (!value.is_object()) return type_error(path, "an object", value);
+    upload_prefix upload;
+    bool has_prefix = false;
+    bool has_destination = false;
+    for (const auto& item : value.items()) {
+        const std::string& key = item.key();
+        const json& field = item.value();
+        const std::string key_path = join(path, key);
+        std::optional<config_error> error;
+        if (key == "url_prefix") {
+            if (!field.is_string()) {
+                return type_error(key_path, "a string such as \"/uploads/\"", field);
+            }
+            upload.url_prefix = field.get<std::string>();
+            if (auto problem = url_prefix_problem(upload.url_prefix)) {
+                return error_at(key_path, *problem);
+            }
+            has_prefix = true;
+        } else if (key == "destination_dir") {
+            error = read_path(field, key_path, upload.destination_dir);
+            has_destination = true;
+        } else if (key == "allow_overwrites") {
+            error = read_bool(field, key_path, upload.allow_overwrites);
+        } else if (key == "max_upload_size") {
+            error = read_uint(field, key_path, 0, UINT64_MAX, upload.max_upload_size);
+        } else if (key == "session_timeout_s") {
+            error = read_seconds(field, key_path, 1, upload.session_timeout_s);
+        } else {
+            return error_at(path, "unknown key " + json_quoted(key));
+        }
+        if (error) return error;
+    }
+    // Both are required: a default would hide a typo in a key the admin meant to set.
+    if (!has_prefix) return error_at(join(path, "url_prefix"), "is required");
+    if (!has_destination) return error_at(join(path, "destination_dir"), "is required");
+    out = std::move(upload);
+    return std::nullopt;
+}
+
+std::optional<config_error> read_uploads(const json& value, const std::string& path,
+                                         std::vector<upload_prefix>& out) {
+    if (!value.is_array()) return type_error(path, "an array of objects", value);
+    if (value.empty()) return error_at(path, "at least one upload prefix is required");
+    std::vector<upload_prefix> uploads;
+    std::map<std::string, std::size_t> index_of_prefix;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+        const std::string item_path = path + "[" + std::to_string(i) + "]";
+        upload_prefix upload;
+        if (auto error = read_upload(value[i], item_path, upload)) return error;
+        const auto [it, inserted] = index_of_prefix.emplace(upload.url_prefix, i);
+        if (!inserted) {
+            return error_at(item_path + ".url_prefix",
+                            "duplicate prefix " + json_quoted(upload.url_prefix) + " (also " +
+                                path + "[" + std::to_string(it->second) + "])");
+        }
+        uploads.push_back(std::move(upload));
+    }
+    out = std::move(uploads);
+    return std::nullopt;
+}
+
+std::optional<config_error> read_document(const json& doc, settings& s) {
+    if (!doc.is_object()) {
+        return config_error{"the configuration must be a JSON object, got " + describe(doc)};
+    }
+    for (const auto& item : doc.items()) {
+        const std::string& key = item.key();
+        const json& value = item.value();
+        std::optional<config_error> error;
+        if (key == "listen") {
+            error = read_listen(value, key, s.listen);
+        } else if (key == "data_dir") {
+            error = read_path(value, key, s.data_dir);
+        } else if (key == "max_fragment_size") {
+            error = read_uint(value, key, 1, UINT64_MAX, s.max_fragment_size);
+        } else if (key == "host_id") {
+            error = read_host_id(value, key, s.host_id);
+        } else if (key == "host_id_fallback_timeout_s") {
+            std::uint64_t seconds = 0;
+            error = read_seconds(value, key, 0, seconds);
+            if (!error) s.host_id_fallback_timeout_s = seconds;
+        } else if (key == "fsync") {
+            error = read_fsync(value, key, s.fsync);
+        } else if (key == "uploads") {
+            error = read_uploads(value, key, s.uploads);
+        } else if (key == "read_timeout_s") {
+            error = read_seconds(value, key, 1, s.read_timeout_s);
+        } else if (key == "idle_timeout_s") {
+            error = read_seconds(value, key, 1, s.idle_timeout_s);
+        } else if (key == "cleanup_interval_s") {
+            error = read_seconds(value, key, 1, s.cleanup_interval_s);
+        } else if (key == "threads") {
+            error = read_threads(value, key, s.threads);
+        } else if (key == "log_level") {
+            error = read_log_level(value, key, s.level);
+        } else {
+            return config_error{"unknown key " + json_quoted(key)};
+        }
+        if (error) return error;
+    }
+    if (s.host_id_fallback_timeout_s && !s.host_id) {
+        return config_error{"host_id_fallback_timeout_s: only valid together with host_id"};
+    }
+    return std::nullopt;
+}
+
+// "[json.exception.parse_error.101] parse error at line 2, column 4: ..." -> "parse error at
+// line 2, column 4: ...": the tag means nothing to the person editing the file. The parser
+// quotes what it last read, which may be a broken UTF-8 byte or a control character: those
+// become '?' so the message stays one printable line.
+std::string parser_message(const char* what) {
+    std::string_view text = what;
+    if (!text.empty() && text.front() == '[') {
+        const auto end = text.find("] ");
+        if (end != std::string_view::npos) text.remove_prefix(end + 2);
+    }
+    std::string message(text);
+    for (char& c : message) {
+        if (c < 0x20 || c > 0x7e) c = '?';
+    }
+    return message;
+}
+
+}  // namespace
+
+std::optional<config_error> read_json_settings(const std::string& json_text, settings& out) {
+    try {
+        duplicate_key_detector detector;
+        const json doc = json::parse(json_text, std::ref(detector));
+        if (detector.first_duplicate()) return config_error{*detector.first_duplicate()};
+        settings result = out;
+        if (auto error = read_document(doc, result)) return error;
+        out = std::move(result);
+        return std::nullopt;
+    } catch (const json::exception& e) {
+        return config_error{"invalid JSON: " + parser_message(e.what())};
+    } catch (const std::exception& e) {
+        return config_error{std::string("cannot read the configuration: ") + e.what()};
+    }
+}
+
+}  // namespace bitsd::config

@@ -1,0 +1,139 @@
+// prepare_directories: creating data_dir and destinations, proving them writable, and refusing
+// destinations that would land inside the session store.
+
+#include "config/config.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+namespace cfg = bitsd::config;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory under the system temp dir, removed with everything in it.
+struct scratch_dir {
+    fs::path path;
+    scratch_dir() {
+        std::random_device random;
+        path = fs::temp_directory_path() / ("bitsd-config-test-" + std::to_string(random()));
+        fs::create_directories(path);
+    }
+    ~scratch_dir() {
+        std::error_code ignored;
+        fs::remove_all(path, ignored);
+    }
+    scratch_dir(const scratch_dir&) = delete;
+    scratch_dir& operator=(const scratch_dir&) = delete;
+};
+
+bool starts_with(const std::string& text, const std::string& prefix) {
+    return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+cfg::settings settings_in(const fs::path& data_dir) {
+    cfg::settings s;
+    s.data_dir = data_dir;
+    cfg::apply_defaults(s);
+    return s;
+}
+
+void write_file(const fs::path& path) {
+    std::ofstream file(path);
+    file << "not a directory";
+}
+
+}  // namespace
+
+TEST_CASE("prepare_directories creates data_dir and destinations and leaves nothing behind",
+          "[config]") {
+    scratch_dir scratch;
+    cfg::settings s = settings_in(scratch.path / "data" / "deeper");
+    cfg::upload_prefix other;
+    other.url_prefix = "/other/";
+    other.destination_dir = scratch.path / "out" / "other";
+    s.uploads.push_back(other);
+
+    const auto error = cfg::prepare_directories(s);
+    INFO((error ? error->message : std::string()));
+    REQUIRE_FALSE(error);
+    CHECK(fs::is_directory(s.data_dir));
+    CHECK(fs::is_directory(s.uploads[0].destination_dir));  // data/deeper/files
+    CHECK(fs::is_directory(other.destination_dir));
+    CHECK(fs::is_empty(other.destination_dir));  // the write probe was removed
+    CHECK(fs::is_empty(s.uploads[0].destination_dir));
+
+    // Existing directories are fine the second time round.
+    CHECK_FALSE(cfg::prepare_directories(s));
+}
+
+TEST_CASE("prepare_directories reports a data_dir that cannot be created", "[config]") {
+    // Tests run as root, so permission bits prove nothing: a path below a regular file can
+    // never be created, whoever asks.
+    scratch_dir scratch;
+    write_file(scratch.path / "file");
+    const auto error = cfg::prepare_directories(settings_in(scratch.path / "file" / "sub"));
+    REQUIRE(error);
+    INFO(error->message);
+    CHECK(starts_with(error->message, "data_dir: cannot create \""));
+    CHECK(error->message.find("file") != std::string::npos);
+}
+
+TEST_CASE("prepare_directories reports a data_dir that is a regular file", "[config]") {
+    scratch_dir scratch;
+    write_file(scratch.path / "file");
+    const auto error = cfg::prepare_directories(settings_in(scratch.path / "file"));
+    REQUIRE(error);
+    INFO(error->message);
+    CHECK(starts_with(error->message, "data_dir: "));
+}
+
+TEST_CASE("prepare_directories reports a destination that cannot be created", "[config]") {
+    scratch_dir scratch;
+    write_file(scratch.path / "file");
+    cfg::settings s = settings_in(scratch.path / "data");
+    cfg::upload_prefix bad;
+    bad.url_prefix = "/bad/";
+    bad.destination_dir = scratch.path / "file" / "sub";
+    s.uploads.push_back(bad);
+    const auto error = cfg::prepare_directories(s);
+    REQUIRE(error);
+    INFO(error->message);
+    CHECK(starts_with(error->message, "uploads[1].destination_dir: cannot create \""));
+}
+
+#ifdef __linux__
+TEST_CASE("prepare_directories proves writability, not mere existence", "[config]") {
+    // /proc exists and is a directory, but no one, root included, can create a file in it.
+    const auto error = cfg::prepare_directories(settings_in("/proc"));
+    REQUIRE(error);
+    INFO(error->message);
+    CHECK(starts_with(error->message, "data_dir: not writable: "));
+}
+#endif
+
+TEST_CASE("a destination inside data_dir/sessions is refused before anything is created",
+          "[config]") {
+    scratch_dir scratch;
+    for (const fs::path& destination :
+         {scratch.path / "data" / "sessions", scratch.path / "data" / "sessions" / "x",
+          scratch.path / "data" / "." / "sessions" / "" , scratch.path / "data" / "y" / ".." / "sessions" / "z"}) {
+        INFO(destination.string());
+        cfg::settings s = settings_in(scratch.path / "data");
+        s.uploads[0].destination_dir = destination;
+        const auto error = cfg::prepare_directories(s);
+        REQUIRE(error);
+        INFO(error->message);
+        CHECK(starts_with(error->message, "uploads[0].destination_dir: "));
+        CHECK(error->message.find("sessions") != std::string::npos);
+        CHECK_FALSE(fs::exists(scratch.path / "data"));
+    }
+    // A sibling whose name merely starts with "sessions" is fine.
+    cfg::settings s = settings_in(scratch.path / "data");
+    s.uploads[0].destination_dir = scratch.path / "data" / "sessions-done";
+    CHECK_FALSE(cfg::prepare_directories(s));
+}
