@@ -71,6 +71,16 @@ std::string format_hresult(std::uint32_t hresult) {
     return text;
 }
 
+std::string format_context(std::uint32_t context) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    std::string text;
+    do {
+        text.insert(text.begin(), digits[context & 0xf]);
+        context >>= 4;
+    } while (context != 0);
+    return "0x" + text;
+}
+
 engine::engine(engine_settings settings) : settings_(std::move(settings)) {}
 
 outcome<packet> engine::parse(const request_view& request) const {
@@ -157,14 +167,19 @@ outcome<fragment_plan> engine::decide_fragment(const packet& fragment, const ses
     if (session.phase == session_phase::cancelled) {
         return fail<fragment_plan>(bits_errc::session_not_found);
     }
-    if (session.total && *session.total != r.total) return fail<fragment_plan>(bits_errc::total_changed);
+    // A closed session's size is final even when no fragment ever came (a zero-byte file).
+    const std::optional<std::uint64_t> known_total =
+        session.total ? session.total
+                      : session.phase != session_phase::receiving ? std::optional<std::uint64_t>(session.received)
+                                                                   : std::nullopt;
+    if (known_total && *known_total != r.total) return fail<fragment_plan>(bits_errc::total_changed);
     if (rules.max_upload_size != 0 && r.total > rules.max_upload_size) {
         return fail<fragment_plan>(bits_errc::upload_too_large);
     }
 
     fragment_plan plan;
     plan.offset = session.received;
-    if (!session.total) plan.record_total = r.total;
+    if (!known_total) plan.record_total = r.total;
     if (session.phase != session_phase::receiving) {
         // Closed (or closing): every byte is stored; a late retry is a duplicate.
         plan.session_closed = true;
@@ -259,7 +274,7 @@ response engine::error_response(const rejection& failure,
         const std::string code = format_hresult(answer.hresult);
         r.headers.emplace_back("BITS-Error-Code", code);
         r.headers.emplace_back("BITS-Error", code);
-        r.headers.emplace_back("BITS-Error-Context", "0x" + std::to_string(answer.context));
+        r.headers.emplace_back("BITS-Error-Context", format_context(answer.context));
     }
     // The body of a too-large fragment is never read, so the connection cannot be reused.
     r.close_connection = failure.error == bits_errc::fragment_too_large;

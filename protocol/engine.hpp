@@ -171,4 +171,7 @@ std::optional<packet_kind> parse_packet_type(std::string_view text) noexcept;
 // Formats an HRESULT as BITS sends it: "0x" and eight upper-case hex digits.
 std::string format_hresult(std::uint32_t hresult);
 
+// Formats a BITS-Error-Context as BITS sends it: "0x" and the hex digits, e.g. "0x5", "0x7".
+std::string format_context(std::uint32_t context);
+
 }  // namespace bitsd::protocol
