@@ -1,0 +1,74 @@
+#pragma once
+// The default store: one directory per session, bytes in `data`, the rest in metadata.json.
+//
+//   <root>/sessions/<shard>/<ID>/data            the bytes received so far (append only)
+//   <root>/sessions/<shard>/<ID>/metadata.json   session_metadata, replaced atomically
+//
+// <ID> is the upper-case braced GUID, <shard> its first two hex digits in lower case. The
+// received length is always the size of `data`: metadata never claims bytes.
+
+#include "storage/session_store.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+
+namespace bitsd::storage {
+
+class filesystem_store final : public session_store {
+public:
+    // Creates <root>/sessions if missing.
+    static std::unique_ptr<filesystem_store> open(const std::filesystem::path& root,
+                                                  fsync_policy policy, std::error_code& ec);
+
+    std::error_code create(const session_metadata& metadata) override;
+    std::error_code info(std::string_view id, session_info& out) override;
+    std::error_code update(const session_metadata& metadata) override;
+    std::unique_ptr<appender> open_append(std::string_view id, std::uint64_t offset,
+                                          std::error_code& ec) override;
+    std::error_code commit(std::string_view id, const std::filesystem::path& destination,
+                           bool overwrite) override;
+    std::error_code cancel(std::string_view id) override;
+    std::error_code remove(std::string_view id) override;
+    std::error_code list(const std::function<void(const session_info&)>& visit) override;
+
+    // Where a session lives (for tests and tools). Empty for an invalid id.
+    std::filesystem::path session_directory(std::string_view id) const;
+
+private:
+    struct location {
+        std::string id;  // canonical, upper case
+        std::filesystem::path dir;
+    };
+
+    filesystem_store(std::filesystem::path root, fsync_policy policy);
+
+    bool locate(std::string_view id, location& out) const;
+    std::error_code read_session(const location& where, session_info& out) const;
+    std::error_code write_metadata(const std::filesystem::path& dir,
+                                   const session_metadata& metadata) const;
+    std::error_code write_new_file(const std::filesystem::path& path, const std::string& bytes) const;
+    std::error_code sync_directory(const std::filesystem::path& dir) const;
+    std::error_code create_directories(const std::filesystem::path& dir) const;
+
+    std::error_code do_create(const session_metadata& metadata);
+    std::error_code do_commit(const location& where, const std::filesystem::path& destination,
+                              bool overwrite);
+    std::error_code finish_commit(const location& where, session_metadata metadata,
+                                  const std::filesystem::path& destination);
+    std::error_code move_data(const std::filesystem::path& data,
+                              const std::filesystem::path& destination, bool overwrite,
+                              bool resumed, bool& delivered) const;
+    std::error_code copy_across(const std::filesystem::path& data,
+                                const std::filesystem::path& destination, bool overwrite) const;
+    std::error_code do_cancel(const location& where);
+    std::error_code do_remove(const location& where);
+    std::error_code do_list(const std::function<void(const session_info&)>& visit);
+
+    std::filesystem::path root_;
+    std::filesystem::path sessions_;
+    fsync_policy policy_;
+};
+
+}  // namespace bitsd::storage

@@ -1,0 +1,88 @@
+#pragma once
+// The few operating-system file calls the filesystem store needs that std::filesystem does not
+// offer: appending, syncing data and directories, no-replace renames, stat with mtime. Kept in
+// one place so a Windows counterpart (FlushFileBuffers, MoveFileEx without REPLACE_EXISTING)
+// can sit beside platform_file_posix.cpp.
+//
+// Every function reports failures as std::error_code (system_category for OS errors) and never
+// throws, except that building a native path string may throw std::bad_alloc.
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <system_error>
+
+namespace bitsd::storage::platform {
+
+// An open file, closed by the destructor (errors at that point are lost; call close() to see
+// them where they matter, e.g. before renaming a freshly written file into place).
+class file_handle {
+public:
+    file_handle() noexcept = default;
+    explicit file_handle(int fd) noexcept : fd_(fd) {}
+    ~file_handle();
+    file_handle(file_handle&& other) noexcept;
+    file_handle& operator=(file_handle&& other) noexcept;
+    file_handle(const file_handle&) = delete;
+    file_handle& operator=(const file_handle&) = delete;
+
+    bool is_open() const noexcept { return fd_ >= 0; }
+    int native() const noexcept { return fd_; }
+    std::error_code close() noexcept;
+
+private:
+    int fd_ = -1;
+};
+
+enum class open_mode {
+    read,             // existing file, read only
+    append,           // write at the end; created empty if missing
+    create_new,       // write; fails with file_exists if the name is taken
+    create_truncate,  // write; created or emptied
+};
+
+file_handle open_file(const std::filesystem::path& path, open_mode mode, std::error_code& ec);
+
+// Writes all `size` bytes, resuming after partial writes and EINTR. `written` counts the bytes
+// that did reach the file, also on failure. ENOSPC/EDQUOT come back as storage_errc::disk_full.
+std::error_code write_all(file_handle& file, const void* data, std::size_t size,
+                          std::size_t& written) noexcept;
+
+// Reads up to `size` bytes (fewer at the end of the file; 0 means end of file).
+std::size_t read_some(file_handle& file, void* data, std::size_t size, std::error_code& ec) noexcept;
+
+// fdatasync: the bytes and the length, not necessarily the timestamps.
+std::error_code sync_data(file_handle& file) noexcept;
+// fsync: everything about the file.
+std::error_code sync_all(file_handle& file) noexcept;
+// Makes the directory's entries (created, renamed, removed names) durable.
+std::error_code sync_directory(const std::filesystem::path& dir) noexcept;
+
+struct file_status {
+    std::uint64_t size = 0;
+    std::int64_t mtime_unix = 0;  // seconds since the epoch
+};
+std::error_code status_of(const file_handle& file, file_status& out) noexcept;
+// errc::no_such_file_or_directory when the path does not name anything.
+std::error_code status_of(const std::filesystem::path& path, file_status& out) noexcept;
+
+// rename(2): replaces `to` if it exists. errc::cross_device_link when on another filesystem.
+std::error_code rename_replace(const std::filesystem::path& from,
+                               const std::filesystem::path& to) noexcept;
+
+// Moves `from` to `to` only if `to` does not exist: errc::file_exists otherwise, and `from`
+// stays. renameat2(RENAME_NOREPLACE) where the kernel and filesystem have it, link_no_replace
+// otherwise. errc::cross_device_link when on another filesystem.
+std::error_code rename_no_replace(const std::filesystem::path& from,
+                                  const std::filesystem::path& to) noexcept;
+
+// The portable no-replace move: link(2) `to`, then unlink `from`. If the unlink fails the new
+// name is removed again, so on error exactly `from` exists. Filesystems without hard links fall
+// back to a check-then-rename, which is racy only against other writers of the destination.
+std::error_code link_no_replace(const std::filesystem::path& from,
+                                const std::filesystem::path& to) noexcept;
+
+// unlink(2). errc::no_such_file_or_directory when already gone.
+std::error_code remove_file(const std::filesystem::path& path) noexcept;
+
+}  // namespace bitsd::storage::platform
