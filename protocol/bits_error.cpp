@@ -54,6 +54,7 @@ row row_for(bits_errc e) noexcept {
         return {"file larger than the upload limit", {500, bg_e_too_large, context_server}};
     case bits_errc::disk_full: return {"server out of disk space", {500, error_disk_full, context_server}};
     case bits_errc::internal_error: break;
+    case bits_errc::upload_url_not_found: return {"no upload prefix matches this URL", {404, 0, 0}};
     case bits_errc::not_found: return {"not found", {404, 0, 0}};
     case bits_errc::method_not_allowed: return {"method not allowed", {405, 0, 0}};
     }

@@ -50,6 +50,10 @@ enum class bits_errc {
     // 500 + E_FAIL (0x80004005): anything the server did not foresee; transient for the client.
     internal_error,
 
+    // 404 Ack, no BITS error: a BITS_POST to a URL under no upload prefix (the client reports
+    // BG_E_HTTP_ERROR_404, as with IIS when uploads are not enabled there).
+    upload_url_not_found,
+
     // Plain HTTP answers for requests that are not BITS uploads.
     not_found,           // 404
     method_not_allowed,  // 405

@@ -54,7 +54,8 @@ route_result route(std::string_view method, std::string_view target,
         if (best == prefixes.size() || prefix.size() > prefixes[best].size()) best = i;
     }
     if (best == prefixes.size()) {
-        result.error = make_error_code(bits_errc::not_found);
+        result.error = make_error_code(method == "BITS_POST" ? bits_errc::upload_url_not_found
+                                                             : bits_errc::not_found);
         return result;
     }
     if (method != "BITS_POST") {

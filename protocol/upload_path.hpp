@@ -19,7 +19,8 @@ struct upload_location {
 };
 
 struct route_result {
-    std::error_code error;  // not_found, method_not_allowed, bad_destination_path,
+    std::error_code error;  // upload_url_not_found (BITS_POST) or not_found (other methods),
+                            // method_not_allowed, bad_destination_path,
                             // destination_is_directory; empty on success
     upload_location location;
 };

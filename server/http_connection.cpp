@@ -95,6 +95,9 @@ void http_connection::do_read_header() {
     reset_request();
     parser_.emplace();
     parser_->header_limit(header_limit);
+    // Beast refuses bodies over 1 MB at header time by default; the body never passes through
+    // the parser here, and the engine answers 413 above max_fragment_size itself.
+    parser_->body_limit(boost::none);
     stream_.expires_after(limits_.idle_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&http_connection::on_read_header, shared_from_this()));

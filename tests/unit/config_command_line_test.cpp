@@ -84,7 +84,7 @@ TEST_CASE("argc of zero is treated as no arguments", "[config]") {
     CHECK(result.action == cfg::command_action::run);
 }
 
-TEST_CASE("--version and --help print and exit successfully", "[config]") {
+TEST_CASE("config: --version and --help print and exit successfully", "[config]") {
     const auto version = run({"--version"});
     CHECK(version.action == cfg::command_action::exit_ok);
     CHECK(starts_with(version.output, "bitsd "));
@@ -102,7 +102,7 @@ TEST_CASE("--version and --help print and exit successfully", "[config]") {
     }
 }
 
-TEST_CASE("--version does not need a readable config", "[config]") {
+TEST_CASE("config: --version does not need a readable config", "[config]") {
     const auto result = run({"--config", "/nonexistent/bitsd.json", "--version"});
     CHECK(result.action == cfg::command_action::exit_ok);
 }
@@ -115,7 +115,7 @@ TEST_CASE("an unknown flag is CLI11's one-line error", "[config]") {
     CHECK(one_line(result.output));
 }
 
-TEST_CASE("--config on a missing file names the flag and the reason", "[config]") {
+TEST_CASE("config: --config on a missing file names the flag and the reason", "[config]") {
     scratch_dir dir;
     const std::string missing = (dir.path / "missing.json").string();
     const auto result = run({"--config", missing});
@@ -173,7 +173,7 @@ TEST_CASE("flags override the config file, which overrides the defaults", "[conf
     CHECK(s.threads == 3);
 }
 
-TEST_CASE("--listen may be repeated and takes bracketed IPv6", "[config]") {
+TEST_CASE("config: --listen may be repeated and takes bracketed IPv6", "[config]") {
     const auto result = run({"--listen", "127.0.0.1:1", "--listen", "[::1]:2", "--listen=[::]:3"});
     REQUIRE(result.action == cfg::command_action::run);
     const auto& listen = result.config.listen;
@@ -202,7 +202,7 @@ TEST_CASE("bad --listen values name the flag and the value", "[config]") {
     CHECK(one_line(two_values.output));
 }
 
-TEST_CASE("--data-dir moves the defaulted upload destination, not a configured one",
+TEST_CASE("config: --data-dir moves the defaulted upload destination, not a configured one",
           "[config]") {
     const auto no_file = run({"--data-dir", "/srv/elsewhere"});
     REQUIRE(no_file.action == cfg::command_action::run);
@@ -245,7 +245,7 @@ TEST_CASE("bad flag values name the flag", "[config]") {
     CHECK(twice.output.find("--config") != std::string::npos);
 }
 
-TEST_CASE("--check-config summarizes endpoints, data_dir and prefixes", "[config]") {
+TEST_CASE("config: --check-config summarizes endpoints, data_dir and prefixes", "[config]") {
     const auto defaults = run({"--check-config"});
     REQUIRE(defaults.action == cfg::command_action::check_config);
     INFO(defaults.output);

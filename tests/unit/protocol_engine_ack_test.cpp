@@ -285,6 +285,15 @@ TEST_CASE("protocol: 404 and 405 are plain HTTP answers", "[protocol][engine][ac
     }
 }
 
+TEST_CASE("protocol: a BITS_POST outside every prefix gets a 404 Ack without BITS error",
+          "[protocol][engine][ack]") {
+    const auto r = eng.error_response(make_error_code(bits_errc::upload_url_not_found), std::nullopt);
+    CHECK(r.status == 404);
+    check_ack_basics(r);
+    check_no_error_headers(r);
+    CHECK(count_header(r, "Allow") == 0);
+}
+
 TEST_CASE("protocol: a foreign error code gets internal_error's Ack", "[protocol][engine][ack]") {
     const auto r = eng.error_response(std::make_error_code(std::errc::io_error), std::optional<std::string>(sid));
     CHECK(r.status == 500);

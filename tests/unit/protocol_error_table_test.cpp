@@ -57,6 +57,7 @@ const table_row rows[] = {
     {bits_errc::upload_too_large, "upload_too_large", 500, bg_e_too_large, 0x5},
     {bits_errc::disk_full, "disk_full", 500, error_disk_full, 0x5},
     {bits_errc::internal_error, "internal_error", 500, e_fail, 0x5},
+    {bits_errc::upload_url_not_found, "upload_url_not_found", 404, 0, 0},
     {bits_errc::not_found, "not_found", 404, 0, 0},
     {bits_errc::method_not_allowed, "method_not_allowed", 405, 0, 0},
 };

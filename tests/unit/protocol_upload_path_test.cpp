@@ -88,9 +88,12 @@ TEST_CASE("protocol: route answers 404 outside every prefix", "[protocol][upload
     for (const char* method : {"BITS_POST", "GET", "POST"}) {
         CAPTURE(method);
         const auto r = route(method, target, prefixes);
-        CHECK(r.error == bits_errc::not_found);
+        // A BITS client gets a 404 Ack; anything else a plain 404.
+        CHECK(r.error == (std::string_view(method) == "BITS_POST" ? bits_errc::upload_url_not_found
+                                                                   : bits_errc::not_found));
     }
-    CHECK(route("BITS_POST", "/uploads/x", {}).error == bits_errc::not_found);
+    CHECK(route("BITS_POST", "/uploads/x", {}).error == bits_errc::upload_url_not_found);
+    CHECK(route("GET", "/uploads/x", {}).error == bits_errc::not_found);
 }
 
 TEST_CASE("protocol: route answers 405 for other methods on a prefix", "[protocol][upload_path]") {
