@@ -141,10 +141,19 @@ outcome<packet> engine::parse(const request_view& request) const {
     return succeed(std::move(p));
 }
 
-std::error_code engine::decide_create(const packet&, bool destination_exists,
+std::error_code engine::decide_create(const packet&, destination_kind destination,
                                       const upload_rules& rules) const {
-    if (destination_exists && !rules.allow_overwrites) return bits_errc::destination_exists;
+    if (destination == destination_kind::directory) return bits_errc::destination_is_directory;
+    if (destination == destination_kind::file && !rules.allow_overwrites) {
+        return bits_errc::destination_exists;
+    }
     return {};
+}
+
+bool is_expired(std::int64_t last_activity_unix, std::int64_t now_unix,
+                std::uint64_t session_timeout_s) noexcept {
+    const std::int64_t idle = now_unix - last_activity_unix;
+    return idle > 0 && static_cast<std::uint64_t>(idle) > session_timeout_s;
 }
 
 std::error_code engine::find_session(const packet& request, const session_view* session,
@@ -154,8 +163,7 @@ std::error_code engine::find_session(const packet& request, const session_view* 
     // A session belongs to the URL it was created for; another URL guessing its id finds nothing.
     if (session->target != request_path) return bits_errc::session_not_found;
     // Expired but not yet swept: as good as gone (no successful message for the timeout).
-    const std::int64_t idle = now_unix - session->last_activity_unix;
-    if (idle > 0 && static_cast<std::uint64_t>(idle) > rules.session_timeout_s) {
+    if (is_expired(session->last_activity_unix, now_unix, rules.session_timeout_s)) {
         return bits_errc::session_not_found;
     }
     return {};

@@ -73,6 +73,9 @@ struct upload_rules {
 
 enum class session_phase { receiving, committing, closed, cancelled };
 
+// What is at the destination path now (the server looks; the engine decides).
+enum class destination_kind { missing, file, directory };
+
 // What the engine needs to know about a stored session.
 struct session_view {
     session_phase phase = session_phase::receiving;
@@ -132,8 +135,8 @@ public:
     // Syntax and limits, before any session lookup and before the body is read.
     outcome<packet> parse(const request_view& request) const;
 
-    // Create-Session: refuses an existing destination unless overwrites are allowed.
-    std::error_code decide_create(const packet& create, bool destination_exists,
+    // Create-Session: refuses a directory, and an existing file unless overwrites are allowed.
+    std::error_code decide_create(const packet& create, destination_kind destination,
                                   const upload_rules& rules) const;
 
     // The lookup rule for Fragment, Close-Session and Cancel-Session: unknown, malformed,
@@ -164,6 +167,11 @@ public:
 private:
     engine_settings settings_;
 };
+
+// A session (or tombstone) expires after session_timeout_s without a successful message
+// ([MC-BUP] 3.2.2.1); exactly the timeout is still alive.
+bool is_expired(std::int64_t last_activity_unix, std::int64_t now_unix,
+                std::uint64_t session_timeout_s) noexcept;
 
 // Parses a BITS-Packet-Type value (case-insensitive).
 std::optional<packet_kind> parse_packet_type(std::string_view text) noexcept;

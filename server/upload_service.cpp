@@ -102,12 +102,12 @@ protocol::response upload_service::ping(const protocol::packet& ping) { return e
 protocol::response upload_service::create_session(const protocol::packet& create,
                                                   const protocol::upload_location& where) {
     const std::filesystem::path destination = destination_of(where);
-    std::error_code exists_ec;
-    const bool exists = std::filesystem::exists(destination, exists_ec);
-    if (std::filesystem::is_directory(destination, exists_ec)) {
-        return reject({bits_errc::destination_is_directory, {}}, create.session_id);
-    }
-    if (const auto ec = engine_.decide_create(create, exists, rules_[where.prefix_index])) {
+    std::error_code status_ec;
+    const auto status = std::filesystem::status(destination, status_ec);
+    const auto kind = std::filesystem::is_directory(status) ? protocol::destination_kind::directory
+                      : std::filesystem::exists(status)     ? protocol::destination_kind::file
+                                                            : protocol::destination_kind::missing;
+    if (const auto ec = engine_.decide_create(create, kind, rules_[where.prefix_index])) {
         return reject({ec, {}}, create.session_id);
     }
     storage::session_metadata metadata;
@@ -244,11 +244,11 @@ std::size_t upload_service::sweep(std::int64_t now) {
         locks_.lock(id, [this, id, timeout, now, upload, removed] {
             storage::session_info current;
             if (!store_.info(id, current)) {
-                const std::int64_t idle = now - current.last_activity_unix;
-                if (idle > 0 && static_cast<std::uint64_t>(idle) > timeout) {
+                if (protocol::is_expired(current.last_activity_unix, now, timeout)) {
                     if (!store_.remove(id)) {
                         ++*removed;
-                        spdlog::info("session {} expired after {} s idle: removed", id, idle);
+                        spdlog::info("session {} expired after {} s idle: removed", id,
+                                     now - current.last_activity_unix);
                     }
                 } else if (current.metadata.state == storage::session_state::committing) {
                     // Close-Session was received but a crash interrupted the commit: finish it.

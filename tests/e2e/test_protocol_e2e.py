@@ -137,6 +137,19 @@ class CreateSessionTest(ProtocolTestBase):
         with open(path, "rb") as f:
             self.assertEqual(f.read(), b"old content")
 
+    def test_destination_is_existing_directory_400(self):
+        # /uploads/logs names a directory that exists under the destination: never a file
+        # target, whatever allow_overwrites says, and the directory is left as it was.
+        for overwrite in (False, True):
+            with self.subTest(allow_overwrites=overwrite):
+                srv, c = self.start(upload={"allow_overwrites": overwrite})
+                os.makedirs(os.path.join(srv.files_dir, "logs", "inner"), exist_ok=True)
+                r = c.create_session("logs")
+                self.assert_bits_error(r, 400, E_INVALIDARG)
+                self.assertNotIn("BITS-Session-Id", r.headers, str(r))
+                self.assertEqual(os.listdir(os.path.join(srv.files_dir, "logs")), ["inner"])
+                srv.stop()
+
     def test_destination_exists_overwrite_on_replaces(self):
         srv, c = self.start(upload={"allow_overwrites": True})
         os.makedirs(srv.files_dir, exist_ok=True)

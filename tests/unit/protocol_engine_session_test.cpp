@@ -125,14 +125,29 @@ TEST_CASE("protocol: decide_create refuses an existing destination unless overwr
     overwrite.allow_overwrites = true;
     CHECK_FALSE(upload_rules{}.allow_overwrites);  // off by default
 
-    const auto ec = eng.decide_create(create, true, no_overwrite);
+    const auto ec = eng.decide_create(create, destination_kind::file, no_overwrite);
     CHECK(ec == bits_errc::destination_exists);
     check_answer(ec, 403, 0x80070005);
     CHECK(answer_for(ec).http_status != 409);  // Windows retries 409 forever
 
-    CHECK_FALSE(eng.decide_create(create, true, overwrite));
-    CHECK_FALSE(eng.decide_create(create, false, no_overwrite));
-    CHECK_FALSE(eng.decide_create(create, false, overwrite));
+    CHECK_FALSE(eng.decide_create(create, destination_kind::file, overwrite));
+    CHECK_FALSE(eng.decide_create(create, destination_kind::missing, no_overwrite));
+    CHECK_FALSE(eng.decide_create(create, destination_kind::missing, overwrite));
+
+    // A directory is never a destination, overwrites or not.
+    for (const auto& rules : {no_overwrite, overwrite}) {
+        const auto dir = eng.decide_create(create, destination_kind::directory, rules);
+        CHECK(dir == bits_errc::destination_is_directory);
+        check_answer(dir, 400, 0x80070057);
+    }
+}
+
+TEST_CASE("protocol: is_expired", "[protocol][engine][session]") {
+    CHECK_FALSE(is_expired(1000, 1000, 10));
+    CHECK_FALSE(is_expired(1000, 1010, 10));  // exactly the timeout: alive
+    CHECK(is_expired(1000, 1011, 10));
+    CHECK_FALSE(is_expired(1000, 900, 10));   // clock went backwards: never expired by it
+    CHECK(is_expired(0, 1209601, 1209600));
 }
 
 TEST_CASE("protocol: decide_close", "[protocol][engine][session]") {
