@@ -1,5 +1,6 @@
 #include "server/daemon.hpp"
 
+#include "server/io_context_pool.hpp"
 #include "server/listener.hpp"
 #include "server/upload_service.hpp"
 #include "storage/session_store.hpp"
@@ -37,15 +38,14 @@ unsigned thread_count(unsigned configured) {
 
 struct daemon::impl {
     config::settings settings;
-    net::io_context ioc;
+    io_context_pool pool;
     std::unique_ptr<storage::session_store> store;
     std::unique_ptr<upload_service> service;
     std::vector<std::shared_ptr<listener>> listeners;
-    net::signal_set signals{ioc, SIGINT, SIGTERM};
-    net::steady_timer sweep_timer{ioc};
+    net::signal_set signals{pool.main_context(), SIGINT, SIGTERM};
+    net::steady_timer sweep_timer{pool.main_context()};
 
-    explicit impl(config::settings s)
-        : settings(std::move(s)), ioc(static_cast<int>(thread_count(settings.threads))) {}
+    explicit impl(config::settings s) : settings(std::move(s)), pool(thread_count(settings.threads)) {}
 
     void schedule_sweep(std::chrono::seconds delay) {
         sweep_timer.expires_after(delay);
@@ -79,7 +79,7 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
         if (address_ec) throw std::runtime_error("listen: bad address \"" + endpoint.host + "\"");
         try {
             impl_->listeners.push_back(std::make_shared<listener>(
-                impl_->ioc, net::ip::tcp::endpoint(address, endpoint.port), *impl_->service, limits));
+                impl_->pool, net::ip::tcp::endpoint(address, endpoint.port), *impl_->service, limits));
         } catch (const boost::system::system_error& e) {
             throw std::runtime_error("listen: cannot listen on " + endpoint.host + ":" +
                                      std::to_string(endpoint.port) + ": " + e.code().message());
@@ -103,16 +103,12 @@ int daemon::run() {
         spdlog::info("signal {} received: stopping", signal);
         for (const auto& l : d.listeners) l->stop();
         d.sweep_timer.cancel();
-        d.ioc.stop();
+        d.pool.stop();
     });
     // The first sweep runs at once: it also finishes commits that a crash interrupted.
     d.schedule_sweep(std::chrono::seconds(0));
 
-    std::vector<std::thread> threads;
-    const unsigned count = thread_count(d.settings.threads);
-    for (unsigned i = 1; i < count; ++i) threads.emplace_back([&d] { d.ioc.run(); });
-    d.ioc.run();
-    for (auto& t : threads) t.join();
+    d.pool.run();
     spdlog::info("stopped");
     return 0;
 }

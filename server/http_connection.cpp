@@ -68,14 +68,14 @@ protocol::request_view view_of(const http::request<http::empty_body>& req) {
 
 }  // namespace
 
-http_connection::http_connection(net::ip::tcp::socket&& socket, upload_service& service,
+http_connection::http_connection(socket_type&& socket, upload_service& service,
                                  connection_limits limits)
     : stream_(std::move(socket)), service_(service), limits_(limits) {}
 
 http_connection::~http_connection() { release_session(); }
 
 void http_connection::run() {
-    // Start on the connection's strand: every handler of this connection runs there.
+    // Start on the connection's own io_context (accepting ran on the listener's).
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read_header(); });
 }
 
@@ -282,20 +282,19 @@ void http_connection::do_write(protocol::response response) {
         keep_alive_ = false;
         close_after_write_ = true;
     }
-    auto res = std::make_shared<http::response<http::empty_body>>();
-    res->version(version_ == 10 ? 10 : 11);
-    res->result(response.status);
-    res->set(http::field::server, "bitsd");
-    for (auto& [name, value] : response.headers) res->insert(name, value);
-    res->content_length(0);
-    res->keep_alive(keep_alive_);
-    response_ = res;
+    response_ = {};
+    response_.version(version_ == 10 ? 10 : 11);
+    response_.result(response.status);
+    response_.set(http::field::server, "bitsd");
+    for (auto& [name, value] : response.headers) response_.insert(name, value);
+    response_.content_length(0);
+    response_.keep_alive(keep_alive_);
     stream_.expires_after(limits_.read_timeout);
-    http::async_write(stream_, *res, beast::bind_front_handler(&http_connection::on_write, shared_from_this()));
+    http::async_write(stream_, response_,
+                      beast::bind_front_handler(&http_connection::on_write, shared_from_this()));
 }
 
 void http_connection::on_write(beast::error_code ec, std::size_t) {
-    response_.reset();
     if (ec) return close();
     if (!keep_alive_ || close_after_write_) {
         if (body_left_ > 0) return do_linger();

@@ -6,11 +6,13 @@
 
 #include "server/upload_service.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 
 #include <chrono>
@@ -28,8 +30,14 @@ struct connection_limits {
 
 class http_connection : public std::enable_shared_from_this<http_connection> {
 public:
-    http_connection(boost::asio::ip::tcp::socket&& socket, upload_service& service,
-                    connection_limits limits);
+    // A connection belongs to one io_context run by one thread (io_context_pool): its handlers
+    // never run concurrently, without a strand and without a type-erased executor.
+    using executor_type = boost::asio::io_context::executor_type;
+    using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, executor_type>;
+    using stream_type =
+        boost::beast::basic_stream<boost::asio::ip::tcp, executor_type, boost::beast::unlimited_rate_policy>;
+
+    http_connection(socket_type&& socket, upload_service& service, connection_limits limits);
     ~http_connection();
 
     void run();
@@ -57,7 +65,7 @@ private:
     void release_session();
     void reset_request();
 
-    boost::beast::tcp_stream stream_;
+    stream_type stream_;
     boost::beast::flat_buffer buffer_;
     std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
     upload_service& service_;
@@ -78,7 +86,7 @@ private:
     bool keep_alive_ = false;
     unsigned version_ = 11;
     std::unique_ptr<char[]> chunk_;  // the bounded body buffer, held only while a body streams
-    std::shared_ptr<void> response_;  // the response being written (kept alive until on_write)
+    boost::beast::http::response<boost::beast::http::empty_body> response_;  // reused per request
     bool close_after_write_ = false;
 };
 

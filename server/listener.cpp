@@ -1,7 +1,6 @@
 #include "server/listener.hpp"
 
 #include <boost/asio/ip/v6_only.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 
 #include <spdlog/spdlog.h>
@@ -11,9 +10,9 @@ namespace bitsd::server {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 
-listener::listener(net::io_context& ioc, const net::ip::tcp::endpoint& endpoint,
+listener::listener(io_context_pool& pool, const net::ip::tcp::endpoint& endpoint,
                    upload_service& service, connection_limits limits)
-    : ioc_(ioc), acceptor_(net::make_strand(ioc)), service_(service), limits_(limits) {
+    : pool_(pool), acceptor_(pool.main_context()), service_(service), limits_(limits) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(net::socket_base::reuse_address(true));
     if (endpoint.address().is_v6()) acceptor_.set_option(net::ip::v6_only(true));
@@ -33,12 +32,11 @@ void listener::stop() {
 }
 
 void listener::do_accept() {
-    // Each connection gets its own strand: its handlers never run concurrently.
-    acceptor_.async_accept(net::make_strand(ioc_),
+    acceptor_.async_accept(pool_.next_executor(),
                            beast::bind_front_handler(&listener::on_accept, shared_from_this()));
 }
 
-void listener::on_accept(beast::error_code ec, net::ip::tcp::socket socket) {
+void listener::on_accept(beast::error_code ec, http_connection::socket_type socket) {
     if (ec == net::error::operation_aborted) return;  // stopped
     if (ec) {
         // Out of file descriptors and the like: log, keep accepting.

@@ -2,6 +2,7 @@
 // Accepts connections on one endpoint and hands each to its own http_connection.
 
 #include "server/http_connection.hpp"
+#include "server/io_context_pool.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,7 +14,8 @@ namespace bitsd::server {
 class listener : public std::enable_shared_from_this<listener> {
 public:
     // Binds and listens at once; throws boost::system::system_error on failure (start-up only).
-    listener(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& endpoint,
+    // Accepts on the pool's main context and hands each connection to the next context.
+    listener(io_context_pool& pool, const boost::asio::ip::tcp::endpoint& endpoint,
              upload_service& service, connection_limits limits);
 
     boost::asio::ip::tcp::endpoint local_endpoint() const;
@@ -22,9 +24,9 @@ public:
 
 private:
     void do_accept();
-    void on_accept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
+    void on_accept(boost::beast::error_code ec, http_connection::socket_type socket);
 
-    boost::asio::io_context& ioc_;
+    io_context_pool& pool_;
     boost::asio::ip::tcp::acceptor acceptor_;
     upload_service& service_;
     connection_limits limits_;
