@@ -2,6 +2,7 @@
 kill loop checking that no acknowledged byte is ever lost, and bounded memory for big fragments.
 """
 
+import json
 import os
 import random
 import threading
@@ -149,7 +150,11 @@ class ExpiryTest(ResumeTestBase):
         name = "expire.bin"
         sid = c.new_session(name)
         self.assert_ok(c.fragment(sid, b"abc", 0, 10, name=name), sid)
+        session_dir = os.path.join(srv.data_dir, "sessions", sid[1:3].lower(), sid)
+        self.assertTrue(os.path.isdir(session_dir), session_dir)
         time.sleep(5)
+        # The sweep deleted it from disk (not only the lookup that refuses expired sessions).
+        self.assertFalse(os.path.exists(session_dir), "expired session still on disk")
         c.reset()
         r = c.fragment(sid, b"defghij", 3, 10, name=name)
         self.assert_bits_error(r, 500, BG_E_SESSION_NOT_FOUND, sid,
@@ -260,6 +265,33 @@ class CrashRestartTest(ResumeTestBase):
         self.assertFalse(os.path.exists(srv.file_path(name)))
         self.assert_ok(c.close(sid, name), sid)
         self.assert_file(srv.file_path(name), data.sha256(), data.size)
+
+    def test_startup_finishes_a_commit_interrupted_by_a_crash(self):
+        # A crash after Close-Session recorded "committing" but before the file moved: the
+        # start-up sweep finishes the commit without waiting for the client to retry Close.
+        srv, c = self.start(fsync="durable")
+        name = "half-committed.bin"
+        data = PatternSource(200 * KIB, 48)
+        sid = c.new_session(name)
+        self.send_fragments(c, sid, data, name, 0, 2, 100 * KIB)
+        srv.kill()
+        session_dir = os.path.join(srv.data_dir, "sessions", sid[1:3].lower(), sid)
+        meta_path = os.path.join(session_dir, "metadata.json")
+        with open(meta_path) as f:
+            meta = json.load(f)
+        self.assertEqual(meta["state"], "receiving")
+        meta["state"] = "committing"
+        with open(meta_path, "w") as f:
+            json.dump(meta, f)
+        self.assertFalse(os.path.exists(srv.file_path(name)))
+        srv.start()
+        deadline = time.monotonic() + 10
+        while not os.path.exists(srv.file_path(name)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assert_file(srv.file_path(name), data.sha256(), data.size,
+                         "\nthe start-up sweep did not finish the interrupted commit")
+        c.reset()
+        self.assert_ok(c.close(sid, name), sid)  # the client's retried Close still answers 200
 
     def test_sigkill_after_close_repeated_close_200(self):
         srv, c = self.start(fsync="durable")
