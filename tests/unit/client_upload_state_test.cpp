@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "temp_dir.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -13,6 +15,8 @@ using namespace bitsd::client;
 namespace fs = std::filesystem;
 
 namespace {
+
+using bitsd::test::temp_dir;
 
 upload_state sample_state() {
     upload_state s;
@@ -27,19 +31,6 @@ upload_state sample_state() {
     s.reply_url = "http://node7/r";
     return s;
 }
-
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::random_device rd;
-        path = fs::temp_directory_path() / ("bits-upload-test-" + std::to_string(rd()));
-        fs::create_directories(path);
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
 
 }  // namespace
 
@@ -107,7 +98,7 @@ TEST_CASE("client state: the default path is beside the source", "[client][state
 
 TEST_CASE("client state: save, load, replace and remove on disk", "[client][state]") {
     temp_dir dir;
-    const state_file file(dir.path / "a.bin.bits-upload");
+    const state_file file(dir.path() / "a.bin.bits-upload");
     std::string error;
     CHECK_FALSE(file.load(error).has_value());
     CHECK(error.empty());  // no file is not an error
@@ -123,7 +114,7 @@ TEST_CASE("client state: save, load, replace and remove on disk", "[client][stat
     loaded = file.load(error);
     REQUIRE(loaded.has_value());
     CHECK(loaded->offset == s.offset);
-    CHECK_FALSE(fs::exists(dir.path / "a.bin.bits-upload.tmp"));
+    CHECK_FALSE(fs::exists(dir.path() / "a.bin.bits-upload.tmp"));
     CHECK((fs::status(file.path()).permissions() & fs::perms::others_read) == fs::perms::none);
 
     REQUIRE_FALSE(file.remove());
@@ -139,6 +130,6 @@ TEST_CASE("client state: save, load, replace and remove on disk", "[client][stat
 
 TEST_CASE("client state: saving into a missing directory fails cleanly", "[client][state]") {
     temp_dir dir;
-    const state_file file(dir.path / "missing" / "x.bits-upload");
+    const state_file file(dir.path() / "missing" / "x.bits-upload");
     CHECK(file.save(sample_state()));
 }

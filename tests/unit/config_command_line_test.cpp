@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "temp_dir.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -17,20 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct scratch_dir {
-    fs::path path;
-    scratch_dir() {
-        std::random_device random;
-        path = fs::temp_directory_path() / ("bitsd-cli-test-" + std::to_string(random()));
-        fs::create_directories(path);
-    }
-    ~scratch_dir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    scratch_dir(const scratch_dir&) = delete;
-    scratch_dir& operator=(const scratch_dir&) = delete;
-};
+using bitsd::test::temp_dir;
 
 cfg::command_result run(std::initializer_list<std::string> args) {
     std::vector<std::string> storage{"bitsd"};
@@ -41,8 +30,8 @@ cfg::command_result run(std::initializer_list<std::string> args) {
     return cfg::parse_command_line(static_cast<int>(storage.size()), argv.data());
 }
 
-std::string write_config(const scratch_dir& dir, const std::string& text) {
-    const fs::path path = dir.path / "bitsd.json";
+std::string write_config(const temp_dir& dir, const std::string& text) {
+    const fs::path path = dir.path() / "bitsd.json";
     std::ofstream file(path, std::ios::binary);
     file << text;
     return path.string();
@@ -116,8 +105,8 @@ TEST_CASE("an unknown flag is CLI11's one-line error", "[config]") {
 }
 
 TEST_CASE("config: --config on a missing file names the flag and the reason", "[config]") {
-    scratch_dir dir;
-    const std::string missing = (dir.path / "missing.json").string();
+    temp_dir dir;
+    const std::string missing = (dir.path() / "missing.json").string();
     const auto result = run({"--config", missing});
     CHECK(result.action == cfg::command_action::exit_error);
     INFO(result.output);
@@ -125,13 +114,13 @@ TEST_CASE("config: --config on a missing file names the flag and the reason", "[
     CHECK(result.output.find("No such file") != std::string::npos);
     CHECK(one_line(result.output));
 
-    const auto directory = run({"--config", dir.path.string()});
+    const auto directory = run({"--config", dir.path().string()});
     CHECK(directory.action == cfg::command_action::exit_error);
     CHECK(starts_with(directory.output, "--config: cannot read \""));
 }
 
 TEST_CASE("an invalid config file is one line naming the file and the key", "[config]") {
-    scratch_dir dir;
+    temp_dir dir;
     const std::string path = write_config(dir, R"({"uploads": [{"url_prefix": "nope"}]})");
     const auto result = run({"--config", path});
     CHECK(result.action == cfg::command_action::exit_error);
@@ -146,7 +135,7 @@ TEST_CASE("an invalid config file is one line naming the file and the key", "[co
 }
 
 TEST_CASE("flags override the config file, which overrides the defaults", "[config]") {
-    scratch_dir dir;
+    temp_dir dir;
     const std::string path = write_config(dir, R"({
         "listen": ["1.2.3.4:1", "1.2.3.4:2"], "data_dir": "from-file", "log_level": "debug",
         "max_fragment_size": 1000, "threads": 3
@@ -210,7 +199,7 @@ TEST_CASE("config: --data-dir moves the defaulted upload destination, not a conf
     REQUIRE(no_file.config.uploads.size() == 1);
     CHECK(no_file.config.uploads[0].destination_dir == fs::path("/srv/elsewhere") / "files");
 
-    scratch_dir dir;
+    temp_dir dir;
     const std::string defaulted = write_config(dir, R"({"data_dir": "/srv/from-file"})");
     const auto moved = run({"--config", defaulted, "--data-dir", "/srv/from-flag"});
     REQUIRE(moved.action == cfg::command_action::run);

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "temp_dir.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -15,21 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed with everything in it.
-struct scratch_dir {
-    fs::path path;
-    scratch_dir() {
-        std::random_device random;
-        path = fs::temp_directory_path() / ("bitsd-config-test-" + std::to_string(random()));
-        fs::create_directories(path);
-    }
-    ~scratch_dir() {
-        std::error_code ignored;
-        fs::remove_all(path, ignored);
-    }
-    scratch_dir(const scratch_dir&) = delete;
-    scratch_dir& operator=(const scratch_dir&) = delete;
-};
+using bitsd::test::temp_dir;
 
 bool starts_with(const std::string& text, const std::string& prefix) {
     return text.compare(0, prefix.size(), prefix) == 0;
@@ -51,11 +39,11 @@ void write_file(const fs::path& path) {
 
 TEST_CASE("prepare_directories creates data_dir and destinations and leaves nothing behind",
           "[config]") {
-    scratch_dir scratch;
-    cfg::settings s = settings_in(scratch.path / "data" / "deeper");
+    temp_dir scratch;
+    cfg::settings s = settings_in(scratch.path() / "data" / "deeper");
     cfg::upload_prefix other;
     other.url_prefix = "/other/";
-    other.destination_dir = scratch.path / "out" / "other";
+    other.destination_dir = scratch.path() / "out" / "other";
     s.uploads.push_back(other);
 
     const auto error = cfg::prepare_directories(s);
@@ -74,9 +62,9 @@ TEST_CASE("prepare_directories creates data_dir and destinations and leaves noth
 TEST_CASE("prepare_directories reports a data_dir that cannot be created", "[config]") {
     // Tests run as root, so permission bits prove nothing: a path below a regular file can
     // never be created, whoever asks.
-    scratch_dir scratch;
-    write_file(scratch.path / "file");
-    const auto error = cfg::prepare_directories(settings_in(scratch.path / "file" / "sub"));
+    temp_dir scratch;
+    write_file(scratch.path() / "file");
+    const auto error = cfg::prepare_directories(settings_in(scratch.path() / "file" / "sub"));
     REQUIRE(error);
     INFO(error->message);
     CHECK(starts_with(error->message, "data_dir: cannot create \""));
@@ -84,21 +72,21 @@ TEST_CASE("prepare_directories reports a data_dir that cannot be created", "[con
 }
 
 TEST_CASE("prepare_directories reports a data_dir that is a regular file", "[config]") {
-    scratch_dir scratch;
-    write_file(scratch.path / "file");
-    const auto error = cfg::prepare_directories(settings_in(scratch.path / "file"));
+    temp_dir scratch;
+    write_file(scratch.path() / "file");
+    const auto error = cfg::prepare_directories(settings_in(scratch.path() / "file"));
     REQUIRE(error);
     INFO(error->message);
     CHECK(starts_with(error->message, "data_dir: "));
 }
 
 TEST_CASE("prepare_directories reports a destination that cannot be created", "[config]") {
-    scratch_dir scratch;
-    write_file(scratch.path / "file");
-    cfg::settings s = settings_in(scratch.path / "data");
+    temp_dir scratch;
+    write_file(scratch.path() / "file");
+    cfg::settings s = settings_in(scratch.path() / "data");
     cfg::upload_prefix bad;
     bad.url_prefix = "/bad/";
-    bad.destination_dir = scratch.path / "file" / "sub";
+    bad.destination_dir = scratch.path() / "file" / "sub";
     s.uploads.push_back(bad);
     const auto error = cfg::prepare_directories(s);
     REQUIRE(error);
@@ -118,22 +106,22 @@ TEST_CASE("prepare_directories proves writability, not mere existence", "[config
 
 TEST_CASE("a destination inside data_dir/sessions is refused before anything is created",
           "[config]") {
-    scratch_dir scratch;
+    temp_dir scratch;
     for (const fs::path& destination :
-         {scratch.path / "data" / "sessions", scratch.path / "data" / "sessions" / "x",
-          scratch.path / "data" / "." / "sessions" / "" , scratch.path / "data" / "y" / ".." / "sessions" / "z"}) {
+         {scratch.path() / "data" / "sessions", scratch.path() / "data" / "sessions" / "x",
+          scratch.path() / "data" / "." / "sessions" / "" , scratch.path() / "data" / "y" / ".." / "sessions" / "z"}) {
         INFO(destination.string());
-        cfg::settings s = settings_in(scratch.path / "data");
+        cfg::settings s = settings_in(scratch.path() / "data");
         s.uploads[0].destination_dir = destination;
         const auto error = cfg::prepare_directories(s);
         REQUIRE(error);
         INFO(error->message);
         CHECK(starts_with(error->message, "uploads[0].destination_dir: "));
         CHECK(error->message.find("sessions") != std::string::npos);
-        CHECK_FALSE(fs::exists(scratch.path / "data"));
+        CHECK_FALSE(fs::exists(scratch.path() / "data"));
     }
     // A sibling whose name merely starts with "sessions" is fine.
-    cfg::settings s = settings_in(scratch.path / "data");
-    s.uploads[0].destination_dir = scratch.path / "data" / "sessions-done";
+    cfg::settings s = settings_in(scratch.path() / "data");
+    s.uploads[0].destination_dir = scratch.path() / "data" / "sessions-done";
     CHECK_FALSE(cfg::prepare_directories(s));
 }
