@@ -430,28 +430,33 @@ class Bench:
         shutil.rmtree(os.path.dirname(b.data_dir))
         return size / MB / t
 
+    def sample_rounds(self, what, measures):
+        """Runs each measure once per round (self.repeat rounds), in order. A measure that
+        fails once is not run again: its error is reported instead of a figure."""
+        samples = {key: [] for key in measures}
+        errors = {}
+        for i in range(self.repeat):
+            log(f"{what}, round {i + 1}/{self.repeat}")
+            for key, measure in measures.items():
+                if key in errors:
+                    continue
+                try:
+                    samples[key].append(measure())
+                except Exception as e:
+                    errors[key] = e
+        return samples, errors
+
     def run_single(self):
         p = self.p
         label = (f"single-stream ingest: {human_size(p['single_size'])} in "
                  f"{human_size(p['single_fragment'])} fragments (bits-upload vs curl -T), MB/s")
-        samples = {"dd": [], "dsync": [], "nginx": [], "none": [], "durable": []}
-        errors = {}
-
-        def attempt(key, fn):
-            if key in errors:
-                return
-            try:
-                samples[key].append(fn())
-            except Exception as e:
-                errors[key] = e
-
-        for i in range(self.repeat):
-            log(f"single-stream ingest, round {i + 1}/{self.repeat}")
-            attempt("dd", self.single_dd)
-            attempt("dsync", lambda: self.single_dd("oflag=dsync"))
-            attempt("nginx", self.single_nginx)
-            attempt("none", lambda: self.single_bitsd("none"))
-            attempt("durable", lambda: self.single_bitsd("durable"))
+        samples, errors = self.sample_rounds("single-stream ingest", {
+            "dd": self.single_dd,
+            "dsync": lambda: self.single_dd("oflag=dsync"),
+            "nginx": self.single_nginx,
+            "none": lambda: self.single_bitsd("none"),
+            "durable": lambda: self.single_bitsd("durable"),
+        })
         self.throughput_rows(label, samples, errors, ceiling_label=(
             f"dd of the same {human_size(p['single_size'])}, bs=8M conv=fdatasync, same file system"))
 
@@ -489,22 +494,11 @@ class Bench:
         label = (f"concurrent ingest: {p['conc_sessions']} sessions at once, "
                  f"{human_size(p['conc_size'])} each in {human_size(p['conc_fragment'])} fragments "
                  f"({p['conc_sessions']} bits-upload vs {p['conc_sessions']} curl -T), MB/s")
-        samples = {"nginx": [], "none": [], "durable": []}
-        errors = {}
-
-        def attempt(key, fn):
-            if key in errors:
-                return
-            try:
-                samples[key].append(fn())
-            except Exception as e:
-                errors[key] = e
-
-        for i in range(self.repeat):
-            log(f"concurrent ingest, round {i + 1}/{self.repeat}")
-            attempt("nginx", self.conc_nginx)
-            attempt("none", lambda: self.conc_bitsd("none"))
-            attempt("durable", lambda: self.conc_bitsd("durable"))
+        samples, errors = self.sample_rounds("concurrent ingest", {
+            "nginx": self.conc_nginx,
+            "none": lambda: self.conc_bitsd("none"),
+            "durable": lambda: self.conc_bitsd("durable"),
+        })
         if not self.dd_samples and self.dd_error is None:
             # The ceiling comes from the single-stream case; measure it here when that did not run.
             try:

@@ -43,7 +43,10 @@ struct daemon::impl {
     std::unique_ptr<upload_service> service;
     std::vector<std::shared_ptr<listener>> listeners;
     net::signal_set signals{pool.main_context(), SIGINT, SIGTERM};
-    net::steady_timer sweep_timer{pool.main_context()};
+    // The sweep reads every session on disk: it runs on a thread of its own so it never delays
+    // accepting or answering (the first sweep after a restart walks all sessions).
+    net::io_context maintenance{1};
+    net::steady_timer sweep_timer{maintenance};
 
     explicit impl(config::settings s) : settings(std::move(s)), pool(thread_count(settings.threads)) {}
 
@@ -102,13 +105,17 @@ int daemon::run() {
         if (ec) return;
         spdlog::info("signal {} received: stopping", signal);
         for (const auto& l : d.listeners) l->stop();
-        d.sweep_timer.cancel();
+        net::post(d.maintenance, [&d] { d.sweep_timer.cancel(); });
+        d.maintenance.stop();
         d.pool.stop();
     });
     // The first sweep runs at once: it also finishes commits that a crash interrupted.
     d.schedule_sweep(std::chrono::seconds(0));
+    std::thread maintenance_thread([&d] { d.maintenance.run(); });
 
     d.pool.run();
+    d.maintenance.stop();
+    maintenance_thread.join();
     spdlog::info("stopped");
     return 0;
 }
