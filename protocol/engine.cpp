@@ -144,6 +144,7 @@ outcome<packet> engine::parse(const request_view& request) const {
 std::error_code engine::decide_create(const packet&, destination_kind destination,
                                       const upload_rules& rules) const {
     if (destination == destination_kind::directory) return bits_errc::destination_is_directory;
+    if (destination == destination_kind::unusable) return bits_errc::bad_destination_path;
     if (destination == destination_kind::file && !rules.allow_overwrites) {
         return bits_errc::destination_exists;
     }

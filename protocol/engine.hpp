@@ -74,7 +74,12 @@ struct upload_rules {
 enum class session_phase { receiving, committing, closed, cancelled };
 
 // What is at the destination path now (the server looks; the engine decides).
-enum class destination_kind { missing, file, directory };
+enum class destination_kind {
+    missing,
+    file,
+    directory,
+    unusable,  // the path cannot name a file (a parent is a file, a symlink loop, ...)
+};
 
 // What the engine needs to know about a stored session.
 struct session_view {

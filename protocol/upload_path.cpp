@@ -13,6 +13,9 @@ int hex_value(char c) noexcept {
 // A decoded segment that is safe as one file or directory name on Linux and Windows alike.
 bool is_safe_segment(const std::string& segment) noexcept {
     if (segment.empty() || segment == "." || segment == "..") return false;
+    // NAME_MAX on Linux file systems (and Windows' 255 characters): a longer name could be
+    // uploaded in full and then never committed.
+    if (segment.size() > max_segment_length) return false;
     for (const char c : segment) {
         const auto u = static_cast<unsigned char>(c);
         // '/' can only appear here if it was percent-encoded: a segment must not hide a path.

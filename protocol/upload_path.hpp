@@ -12,6 +12,9 @@
 
 namespace bitsd::protocol {
 
+// The longest file or directory name accepted in a URL, in bytes after percent-decoding.
+inline constexpr std::size_t max_segment_length = 255;
+
 struct upload_location {
     std::size_t prefix_index = 0;        // index into the prefixes given to route()
     std::string path;                    // request path without the query, as sent

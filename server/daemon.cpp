@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <ctime>
 #include <stdexcept>
 #include <thread>
@@ -37,18 +38,29 @@ unsigned thread_count(unsigned configured) {
 }  // namespace
 
 struct daemon::impl {
+    // Declared before the pool, so destroyed after it: connections still pending in the pool
+    // when it is destroyed refer to the service and the store.
     config::settings settings;
-    io_context_pool pool;
     std::unique_ptr<storage::session_store> store;
     std::unique_ptr<upload_service> service;
+    io_context_pool pool;
     std::vector<std::shared_ptr<listener>> listeners;
-    net::signal_set signals{pool.main_context(), SIGINT, SIGTERM};
+    std::optional<net::signal_set> signals;  // on the main context: reset before it is destroyed
     // The sweep reads every session on disk: it runs on a thread of its own so it never delays
     // accepting or answering (the first sweep after a restart walks all sessions).
     net::io_context maintenance{1};
     net::steady_timer sweep_timer{maintenance};
 
-    explicit impl(config::settings s) : settings(std::move(s)), pool(thread_count(settings.threads)) {}
+    explicit impl(config::settings s) : settings(std::move(s)), pool(thread_count(settings.threads)) {
+        signals.emplace(pool.main_context(), SIGINT, SIGTERM);
+    }
+    ~impl() {
+        signals.reset();
+        // Handlers still queued in the contexts own connections; they go first, while the
+        // service their destructors touch is alive.
+        listeners.clear();
+        pool.destroy();
+    }
 
     void schedule_sweep(std::chrono::seconds delay) {
         sweep_timer.expires_after(delay);
@@ -101,7 +113,7 @@ int daemon::run() {
     for (const auto& upload : d.settings.uploads) {
         spdlog::info("uploads to {} land in {}", upload.url_prefix, upload.destination_dir.string());
     }
-    d.signals.async_wait([&d](boost::system::error_code ec, int signal) {
+    d.signals->async_wait([&d](boost::system::error_code ec, int signal) {
         if (ec) return;
         spdlog::info("signal {} received: stopping", signal);
         for (const auto& l : d.listeners) l->stop();
@@ -116,6 +128,9 @@ int daemon::run() {
     d.pool.run();
     d.maintenance.stop();
     maintenance_thread.join();
+    // Requests still waiting for a session lock are dropped, not granted: granting would post
+    // work to io_contexts that no longer run.
+    d.service->locks().shutdown();
     spdlog::info("stopped");
     return 0;
 }

@@ -88,6 +88,7 @@ void http_connection::reset_request() {
     write_error_.clear();
     pending_response_.reset();
     expects_continue_ = false;
+    unread_input_ = false;
     chunk_.reset();
 }
 
@@ -114,6 +115,7 @@ void http_connection::on_read_header(beast::error_code ec, std::size_t) {
         spdlog::debug("bad request header: {}", ec.message());
         keep_alive_ = false;
         close_after_write_ = true;
+        unread_input_ = true;
         const auto error = ec == http::error::header_limit ? bits_errc::header_too_long
                                                             : bits_errc::malformed_request;
         return do_write(service_.reject({error, {}}, std::nullopt));
@@ -127,19 +129,22 @@ void http_connection::handle_request() {
     version_ = req.version();
     const protocol::request_view view = view_of(req);
     const auto expect = field(req, "Expect");
-    expects_continue_ = expect && iequals(*expect, "100-continue");
+    // HTTP/1.0 clients must never get a 100 Continue (RFC 7231 5.1.1).
+    expects_continue_ = version_ >= 11 && expect && iequals(*expect, "100-continue");
     body_left_ = parser_->content_length().value_or(0);
-    if (view.chunked) keep_alive_ = false;  // a chunked body's end is unknown to us: close after
+    if (view.chunked) {
+        // A chunked body's end is unknown to us: answer, then close with a lingering read.
+        keep_alive_ = false;
+        unread_input_ = true;
+    }
+    if (view.session_id) echo_session_id_ = std::string(*view.session_id);
 
     auto routed = protocol::route(view.method, view.target, service_.url_prefixes());
-    if (routed.error) return finish_request(service_.reject({routed.error, {}}, std::nullopt));
+    if (routed.error) return finish_request(service_.reject({routed.error, {}}, echo_session_id_));
     location_ = std::move(routed.location);
 
     auto parsed = service_.engine().parse(view);
-    if (!parsed) {
-        if (view.session_id) echo_session_id_ = std::string(*view.session_id);
-        return finish_request(service_.reject(parsed.failure, echo_session_id_));
-    }
+    if (!parsed) return finish_request(service_.reject(parsed.failure, echo_session_id_));
     packet_ = std::move(parsed.value);
     echo_session_id_ = packet_->session_id;
 
@@ -164,6 +169,7 @@ void http_connection::handle_request() {
 }
 
 void http_connection::on_session_locked() {
+    lock_held_ = !locked_session_.empty();
     switch (packet_->kind) {
     case protocol::packet_kind::close_session:
         return finish_request(service_.close_session(*packet_, location_));
@@ -297,7 +303,7 @@ void http_connection::do_write(protocol::response response) {
 void http_connection::on_write(beast::error_code ec, std::size_t) {
     if (ec) return close();
     if (!keep_alive_ || close_after_write_) {
-        if (body_left_ > 0) return do_linger();
+        if (body_left_ > 0 || unread_input_) return do_linger();
         return close();
     }
     do_read_header();
@@ -326,8 +332,14 @@ void http_connection::close() {
 }
 
 void http_connection::release_session() {
-    if (locked_session_.empty()) return;
     transfer_.reset();  // close the session's file before another request may open it
+    if (!lock_held_) {
+        // Never granted (e.g. destroyed while waiting, at shutdown): nothing to release, and
+        // unlocking would release another connection's lock.
+        locked_session_.clear();
+        return;
+    }
+    lock_held_ = false;
     std::string id = std::move(locked_session_);
     locked_session_.clear();
     service_.locks().unlock(id);

@@ -75,7 +75,8 @@ private:
     std::optional<protocol::packet> packet_;
     protocol::upload_location location_;
     std::optional<std::string> echo_session_id_;
-    std::string locked_session_;  // non-empty while this connection holds the session's lock
+    std::string locked_session_;  // the session whose lock this connection asked for
+    bool lock_held_ = false;      // granted: only then may this connection unlock it
     std::optional<fragment_transfer> transfer_;
     std::uint64_t body_left_ = 0;   // body bytes still to come off the wire
     std::uint64_t skip_left_ = 0;   // of those, bytes to read and drop before writing
@@ -83,6 +84,7 @@ private:
     after_body after_body_ = after_body::send_response;
     std::optional<protocol::response> pending_response_;  // sent once a drained body is read
     bool expects_continue_ = false;
+    bool unread_input_ = false;  // the client may still be sending what we will never read
     bool keep_alive_ = false;
     unsigned version_ = 11;
     std::unique_ptr<char[]> chunk_;  // the bounded body buffer, held only while a body streams

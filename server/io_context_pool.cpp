@@ -27,6 +27,11 @@ void io_context_pool::run() {
     for (auto& t : threads) t.join();
 }
 
+void io_context_pool::destroy() {
+    work_.clear();
+    contexts_.clear();
+}
+
 void io_context_pool::stop() {
     work_.clear();
     for (auto& context : contexts_) context->stop();

@@ -29,6 +29,8 @@ public:
     // Runs every context, one on the calling thread, until stop().
     void run();
     void stop();
+    // Destroys the contexts and every handler still queued in them (call after run returned).
+    void destroy();
 
 private:
     std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;

@@ -12,7 +12,8 @@ namespace beast = boost::beast;
 
 listener::listener(io_context_pool& pool, const net::ip::tcp::endpoint& endpoint,
                    upload_service& service, connection_limits limits)
-    : pool_(pool), acceptor_(pool.main_context()), service_(service), limits_(limits) {
+    : pool_(pool), acceptor_(pool.main_context()), retry_timer_(pool.main_context()),
+      service_(service), limits_(limits) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(net::socket_base::reuse_address(true));
     if (endpoint.address().is_v6()) acceptor_.set_option(net::ip::v6_only(true));
@@ -28,7 +29,13 @@ void listener::stop() {
     net::post(acceptor_.get_executor(), [self = shared_from_this()] {
         beast::error_code ignored;
         self->acceptor_.close(ignored);
+        self->retry_timer_.cancel();
     });
+}
+
+void listener::on_accept_retry(beast::error_code ec) {
+    if (ec) return;  // stopped
+    do_accept();
 }
 
 void listener::do_accept() {
@@ -38,10 +45,19 @@ void listener::do_accept() {
 
 void listener::on_accept(beast::error_code ec, http_connection::socket_type socket) {
     if (ec == net::error::operation_aborted) return;  // stopped
-    if (ec) {
-        // Out of file descriptors and the like: log, keep accepting.
-        spdlog::warn("accept failed: {}", ec.message());
-    } else {
+    if (ec && ec != net::error::connection_aborted) {
+        // Out of file descriptors and the like: the pending connection stays in the backlog,
+        // so accepting again at once fails again at once. Pause, and warn once a second.
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_warning_ >= std::chrono::seconds(1)) {
+            spdlog::warn("accept failed: {}; pausing accepts for 100 ms", ec.message());
+            last_warning_ = now;
+        }
+        retry_timer_.expires_after(std::chrono::milliseconds(100));
+        retry_timer_.async_wait(beast::bind_front_handler(&listener::on_accept_retry, shared_from_this()));
+        return;
+    }
+    if (!ec) {
         beast::error_code ignored;
         socket.set_option(net::ip::tcp::no_delay(true), ignored);
         std::make_shared<http_connection>(std::move(socket), service_, limits_)->run();

@@ -6,6 +6,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
 
 #include <memory>
 
@@ -25,9 +28,12 @@ public:
 private:
     void do_accept();
     void on_accept(boost::beast::error_code ec, http_connection::socket_type socket);
+    void on_accept_retry(boost::beast::error_code ec);
 
     io_context_pool& pool_;
     boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::steady_timer retry_timer_;
+    std::chrono::steady_clock::time_point last_warning_{};
     upload_service& service_;
     connection_limits limits_;
 };

@@ -5,7 +5,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <ctime>
 #include <memory>
 #include <system_error>
@@ -104,9 +103,18 @@ protocol::response upload_service::create_session(const protocol::packet& create
     const std::filesystem::path destination = destination_of(where);
     std::error_code status_ec;
     const auto status = std::filesystem::status(destination, status_ec);
-    const auto kind = std::filesystem::is_directory(status) ? protocol::destination_kind::directory
-                      : std::filesystem::exists(status)     ? protocol::destination_kind::file
-                                                            : protocol::destination_kind::missing;
+    auto kind = std::filesystem::is_directory(status) ? protocol::destination_kind::directory
+                : std::filesystem::exists(status)     ? protocol::destination_kind::file
+                                                      : protocol::destination_kind::missing;
+    if (status_ec && status_ec != std::errc::no_such_file_or_directory) {
+        // Known before a byte is uploaded: the commit could never succeed.
+        if (status_ec == std::errc::not_a_directory || status_ec == std::errc::filename_too_long ||
+            status_ec == std::errc::too_many_symbolic_link_levels) {
+            kind = protocol::destination_kind::unusable;
+        } else {
+            return reject(from_storage(status_ec, "destination", create.session_id), create.session_id);
+        }
+    }
     if (const auto ec = engine_.decide_create(create, kind, rules_[where.prefix_index])) {
         return reject({ec, {}}, create.session_id);
     }
@@ -228,40 +236,39 @@ protocol::response upload_service::finish_fragment(const protocol::packet& fragm
 }
 
 std::size_t upload_service::sweep(std::int64_t now) {
-    std::vector<storage::session_info> sessions;
-    const auto list_ec = store_.list([&](const storage::session_info& info) { sessions.push_back(info); });
+    std::vector<std::string> ids;
+    const auto list_ec = store_.list([&](const storage::session_info& info) { ids.push_back(info.metadata.id); });
     if (list_ec) spdlog::warn("sweep: some sessions could not be read: {}", list_ec.message());
 
-    // Counted through a shared counter: a session busy with a request is handled after this
-    // function returns, by the thread that releases its lock.
-    auto removed = std::make_shared<std::atomic<std::size_t>>(0);
-    for (const auto& info : sessions) {
-        const auto* upload = prefix_named(info.metadata.url_prefix);
-        const std::uint64_t timeout = upload ? upload->session_timeout_s : config::upload_prefix{}.session_timeout_s;
-        const std::string id = info.metadata.id;
-        // Each session is handled under its lock, so a request in flight is never pulled from
-        // under its feet; a busy session is looked at again once its request has finished.
-        locks_.lock(id, [this, id, timeout, now, upload, removed] {
-            storage::session_info current;
-            if (!store_.info(id, current)) {
-                if (protocol::is_expired(current.last_activity_unix, now, timeout)) {
-                    if (!store_.remove(id)) {
-                        ++*removed;
-                        spdlog::info("session {} expired after {} s idle: removed", id,
-                                     now - current.last_activity_unix);
-                    }
-                } else if (current.metadata.state == storage::session_state::committing) {
-                    // Close-Session was received but a crash interrupted the commit: finish it.
-                    const auto ec = store_.commit(id, current.metadata.destination,
-                                                  upload ? upload->allow_overwrites : false);
-                    if (ec) spdlog::error("session {}: finishing commit failed: {}", id, ec.message());
-                    else spdlog::info("session {}: interrupted commit finished", id);
+    std::size_t removed = 0;
+    for (const auto& id : ids) {
+        // A session busy with a request is active, so neither expired nor waiting for a
+        // commit to be finished: leave it to the next sweep. Never waiting keeps the sweep's
+        // work on the sweep's own thread.
+        if (!locks_.try_lock(id)) continue;
+        storage::session_info current;
+        if (!store_.info(id, current)) {
+            const auto* upload = prefix_named(current.metadata.url_prefix);
+            if (current.metadata.state == storage::session_state::committing) {
+                // Close-Session was received but a crash interrupted the commit: finish it,
+                // however long the daemon was down (the client was told nothing yet).
+                const auto ec = store_.commit(id, current.metadata.destination,
+                                              upload ? upload->allow_overwrites : false);
+                if (ec) spdlog::error("session {}: finishing commit failed: {}", id, ec.message());
+                else spdlog::info("session {}: interrupted commit finished", id);
+            } else {
+                const std::uint64_t timeout =
+                    upload ? upload->session_timeout_s : config::upload_prefix{}.session_timeout_s;
+                if (protocol::is_expired(current.last_activity_unix, now, timeout) && !store_.remove(id)) {
+                    ++removed;
+                    spdlog::info("session {} expired after {} s idle: removed", id,
+                                 now - current.last_activity_unix);
                 }
             }
-            locks_.unlock(id);
-        });
+        }
+        locks_.unlock(id);
     }
-    return removed->load();
+    return removed;
 }
 
 }  // namespace bitsd::server

@@ -17,15 +17,22 @@ public:
     // as received, and an Ack may then claim them, so they must be on disk too.
     ~filesystem_appender() override;
 
+    // When a sync fails (durable policy), the bytes this appender wrote are cut off again:
+    // after a failed fdatasync the kernel may drop them while the file length still counts
+    // them, and the received offset is the file length.
+
     std::error_code write(const void* data, std::size_t size) override;
     std::error_code finish() override;
     std::uint64_t offset() const noexcept override { return offset_; }
 
 private:
     platform::file_handle file_;
+    std::uint64_t start_offset_;  // the length before this appender wrote
     std::uint64_t offset_;
     fsync_policy policy_;
     bool dirty_ = false;        // bytes written since the last sync
+
+    std::error_code sync_or_cut();
     std::error_code failure_;   // first write failure; every later call reports it
 };
 

@@ -442,14 +442,19 @@ std::error_code filesystem_store::move_data(const fs::path& data, const fs::path
 std::error_code filesystem_store::copy_across(const fs::path& data, const fs::path& destination,
                                               bool overwrite) const {
     // The copy is built under a hidden name beside the destination, then renamed into place,
-    // so readers of the destination never see a partial file.
-    const fs::path temp =
-        parent_or_current(destination) / ("." + destination.filename().string() + ".bitsd-tmp");
+    // so readers of the destination never see a partial file. The name carries the session id
+    // (the name of data's directory): two sessions committing to one destination at once must
+    // never write into the same temporary file.
+    const fs::path temp = parent_or_current(destination) /
+                          ("." + destination.filename().string() + "." +
+                           data.parent_path().filename().string() + ".bitsd-tmp");
     std::error_code ec;
     {
         platform::file_handle source = platform::open_file(data, platform::open_mode::read, ec);
         if (ec) return ec;
-        platform::file_handle target = platform::open_file(temp, platform::open_mode::create_truncate, ec);
+        // Left over from a crash of this same session's commit (it holds the session lock).
+        (void)platform::remove_file(temp);
+        platform::file_handle target = platform::open_file(temp, platform::open_mode::create_new, ec);
         if (ec) return ec;
         std::vector<char> buffer(copy_buffer_size);
         for (;;) {

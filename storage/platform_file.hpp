@@ -53,6 +53,8 @@ std::size_t read_some(file_handle& file, void* data, std::size_t size, std::erro
 
 // fdatasync: the bytes and the length, not necessarily the timestamps.
 std::error_code sync_data(file_handle& file) noexcept;
+// Cuts the file to `size` bytes (used to drop bytes whose sync failed).
+std::error_code truncate_file(file_handle& file, std::uint64_t size) noexcept;
 // fsync: everything about the file.
 std::error_code sync_all(file_handle& file) noexcept;
 // Makes the directory's entries (created, renamed, removed names) durable.

@@ -127,6 +127,13 @@ std::error_code sync_data(file_handle& file) noexcept {
     return last_error();
 }
 
+std::error_code truncate_file(file_handle& file, std::uint64_t size) noexcept {
+    for (;;) {
+        if (::ftruncate(file.native(), static_cast<off_t>(size)) == 0) return {};
+        if (errno != EINTR) return last_error();
+    }
+}
+
 std::error_code sync_all(file_handle& file) noexcept {
     if (::fsync(file.native()) == 0) return {};
     return last_error();

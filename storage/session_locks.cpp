@@ -10,6 +10,7 @@ void session_locks::lock(std::string_view id, granted_handler on_granted) {
     std::string key = ascii_upper(id);
     {
         const std::lock_guard<std::mutex> guard(mutex_);
+        if (shut_down_) return;  // on_granted is destroyed, never called
         const auto it = locked_.find(key);
         if (it != locked_.end()) {
             it->second.waiters.push_back(std::move(on_granted));
@@ -21,12 +22,29 @@ void session_locks::lock(std::string_view id, granted_handler on_granted) {
     on_granted();
 }
 
+bool session_locks::try_lock(std::string_view id) {
+    const std::lock_guard<std::mutex> guard(mutex_);
+    if (shut_down_) return false;
+    return locked_.emplace(ascii_upper(id), entry{}).second;
+}
+
+void session_locks::shutdown() {
+    std::unordered_map<std::string, entry> dropped;
+    {
+        const std::lock_guard<std::mutex> guard(mutex_);
+        shut_down_ = true;
+        dropped.swap(locked_);
+    }
+    // `dropped` dies here, outside the mutex: a waiter's handler may own an object whose
+    // destructor calls unlock(), which must not deadlock (and now grants nothing).
+}
+
 void session_locks::unlock(std::string_view id) {
     granted_handler next;
     {
         const std::lock_guard<std::mutex> guard(mutex_);
         const auto it = locked_.find(ascii_upper(id));
-        if (it == locked_.end()) return;  // not locked: nothing to release
+        if (it == locked_.end()) return;  // not locked (or shut down): nothing to release
         if (it->second.waiters.empty()) {
             locked_.erase(it);  // free ids take no memory
             return;

@@ -150,6 +150,22 @@ class CreateSessionTest(ProtocolTestBase):
                 self.assertEqual(os.listdir(os.path.join(srv.files_dir, "logs")), ["inner"])
                 srv.stop()
 
+    def test_destination_that_cannot_be_a_file_400(self):
+        # Refused at Create-Session, before a byte is uploaded: a commit could never succeed.
+        srv, c = self.start()
+        os.makedirs(srv.files_dir, exist_ok=True)
+        with open(srv.file_path("a.txt"), "wb") as f:
+            f.write(b"a file, not a directory")
+        for label, name in [("a parent is a file", "a.txt/b.bin"),
+                            ("a name over 255 bytes", "n" * 256),
+                            ("a long name under a new directory", "new/" + "n" * 256)]:
+            with self.subTest(label):
+                r = c.create_session(name)
+                self.assert_bits_error(r, 400, E_INVALIDARG, msg=f"\n{label}")
+                self.assertNotIn("BITS-Session-Id", r.headers, str(r))
+        self.assertEqual(sorted(os.listdir(srv.files_dir)), ["a.txt"])
+        self.assert_ok(c.create_session("n" * 255))  # the longest name is fine
+
     def test_destination_exists_overwrite_on_replaces(self):
         srv, c = self.start(upload={"allow_overwrites": True})
         os.makedirs(srv.files_dir, exist_ok=True)
@@ -417,6 +433,25 @@ class FragmentTest(ProtocolTestBase):
         with open(srv.file_path("e.bin"), "rb") as f:
             self.assertEqual(f.read(), data)
 
+    def test_no_100_continue_for_http_1_0(self):
+        # RFC 7231 5.1.1: never a 100 Continue to an HTTP/1.0 client; the body is read anyway.
+        srv, c = self.start()
+        data = pseudo_random_bytes(5000, 15)
+        sid = c.new_session("e10.bin")
+        conn = self.raw(srv, timeout=10)
+        head = build_head("BITS_POST", "/uploads/e10.bin", [
+            ("Host", f"127.0.0.1:{srv.port}"),
+            ("BITS-Packet-Type", "Fragment"),
+            ("BITS-Session-Id", sid),
+            ("Content-Range", f"bytes 0-{len(data) - 1}/{len(data)}"),
+            ("Content-Length", str(len(data))),
+            ("Expect", "100-continue"),
+        ], version="HTTP/1.0")
+        conn.send(head + data)
+        r = conn.read_response(allow_interim=True)
+        self.assertEqual(r.status, 200, f"expected the final answer, not an interim one:\n{r}")
+        self.assert_received(r, len(data))
+
 
 class CloseCancelTest(ProtocolTestBase):
 
@@ -612,6 +647,21 @@ class RequestValidationTest(ProtocolTestBase):
                 self.assert_plain_http(r, 405, msg=f"\n{method} /uploads/x.bin")
         self.assert_server_serves(srv, c)
         self.assertFalse(os.path.exists(srv.file_path("x.bin")))
+
+    def test_routing_errors_echo_the_session_id(self):
+        # "BITS-Session-Id echoed on every Ack to a request that carried one (errors included)".
+        srv, c = self.start()
+        sid = c.new_session("echo.bin")
+        for label, target in [("outside every prefix", "/other/echo.bin"),
+                              ("a traversal", "/uploads/%2e%2e/echo.bin"),
+                              ("a directory URL", "/uploads/dir/")]:
+            with self.subTest(label):
+                r = c.request("BITS_POST", target, [("BITS-Packet-Type", "Fragment"),
+                                                    ("BITS-Session-Id", sid),
+                                                    ("Content-Range", "bytes 0-0/1")], b"x")
+                self.assertIn(r.status, (400, 404), str(r))
+                self.assertEqual(r.headers.get("BITS-Packet-Type"), "Ack", str(r))
+                self.assertEqual(r.headers.get("BITS-Session-Id"), sid, str(r))
 
     def test_outside_prefix_404(self):
         srv, c = self.start()

@@ -141,6 +141,32 @@ class StalledClientTest(ResumeTestBase):
         srv.assert_alive()
 
 
+class StopTest(ResumeTestBase):
+
+    def test_sigterm_while_a_fragment_streams_and_another_waits(self):
+        # One connection holds the session's lock mid-body, a second waits for it: SIGTERM must
+        # end the daemon cleanly (exit 0), not crash while tearing the connections down.
+        srv, c = self.start(fsync="durable")
+        name = "term.bin"
+        data = PatternSource(2 * MIB, 50)
+        sid = c.new_session(name)
+        acked = self.send_fragments(c, sid, data, name, 0, 1, 256 * KIB)
+        holder = self.send_partial(srv, sid, data, name, acked, 256 * KIB, 100 * KIB)
+        self.addCleanup(holder.close)
+        waiter = self.send_partial(srv, sid, data, name, acked, 256 * KIB, 256 * KIB)
+        self.addCleanup(waiter.close)
+        time.sleep(0.3)
+        rc = srv.stop()
+        self.assertEqual(rc, 0, f"bitsd exited with {rc} on SIGTERM during an upload:\n"
+                                f"{srv.log_text()}")
+        srv.start()  # and the session is still there, its bytes intact
+        c.reset()
+        r = c.fragment(sid, data, acked, data.size, name=name, n=256 * KIB)
+        self.assert_ok(r, sid)
+        c.upload_file(data, name, 256 * KIB, session=sid, offset=r.received())
+        self.assert_file(srv.file_path(name), data.sha256(), data.size)
+
+
 class ExpiryTest(ResumeTestBase):
 
     def test_session_expires_after_timeout(self):

@@ -134,11 +134,14 @@ TEST_CASE("protocol: decide_create refuses an existing destination unless overwr
     CHECK_FALSE(eng.decide_create(create, destination_kind::missing, no_overwrite));
     CHECK_FALSE(eng.decide_create(create, destination_kind::missing, overwrite));
 
-    // A directory is never a destination, overwrites or not.
+    // A directory is never a destination, nor a path that cannot name a file, overwrites or not.
     for (const auto& rules : {no_overwrite, overwrite}) {
         const auto dir = eng.decide_create(create, destination_kind::directory, rules);
         CHECK(dir == bits_errc::destination_is_directory);
         check_answer(dir, 400, 0x80070057);
+        const auto unusable = eng.decide_create(create, destination_kind::unusable, rules);
+        CHECK(unusable == bits_errc::bad_destination_path);
+        check_answer(unusable, 400, 0x80070057);
     }
 }
 

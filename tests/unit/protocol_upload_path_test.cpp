@@ -13,6 +13,7 @@
 
 using bitsd::protocol::bits_errc;
 using bitsd::protocol::percent_decode;
+using bitsd::protocol::max_segment_length;
 using bitsd::protocol::route;
 using bitsd::protocol::route_result;
 
@@ -94,6 +95,20 @@ TEST_CASE("protocol: route answers 404 outside every prefix", "[protocol][upload
     }
     CHECK(route("BITS_POST", "/uploads/x", {}).error == bits_errc::upload_url_not_found);
     CHECK(route("GET", "/uploads/x", {}).error == bits_errc::not_found);
+}
+
+TEST_CASE("protocol: a name longer than 255 bytes is refused", "[protocol][upload_path]") {
+    const std::vector<std::string> prefixes{"/uploads/"};
+    const std::string longest(max_segment_length, 'n');
+    CHECK_FALSE(route("BITS_POST", "/uploads/" + longest, prefixes).error);
+    CHECK_FALSE(route("BITS_POST", "/uploads/" + longest + "/" + longest, prefixes).error);
+    CHECK(route("BITS_POST", "/uploads/" + longest + "n", prefixes).error == bits_errc::bad_destination_path);
+    CHECK(route("BITS_POST", "/uploads/" + longest + "n/x", prefixes).error == bits_errc::bad_destination_path);
+    // Counted after decoding: 255 escaped bytes are 255 bytes.
+    std::string escaped;
+    for (std::size_t i = 0; i < max_segment_length; ++i) escaped += "%41";
+    CHECK_FALSE(route("BITS_POST", "/uploads/" + escaped, prefixes).error);
+    CHECK(route("BITS_POST", "/uploads/" + escaped + "%41", prefixes).error == bits_errc::bad_destination_path);
 }
 
 TEST_CASE("protocol: route answers 405 for other methods on a prefix", "[protocol][upload_path]") {

@@ -432,6 +432,21 @@ TEST_CASE("filesystem store: commit to another filesystem copies and cleans up",
         CHECK(read_file(destination) == payload);
         CHECK(names_in(destination.parent_path()) == std::set<std::string>{"copied.bin"});
     }
+    SECTION("over a partial copy a crash left behind, under a name that is this session's own") {
+        // Another session's temporary file for the same destination is never touched: the
+        // names carry the session id, so concurrent commits cannot write into one file.
+        fs::create_directories(destination.parent_path());
+        const fs::path mine = destination.parent_path() / (".copied.bin." + id + ".bitsd-tmp");
+        const fs::path other = destination.parent_path() /
+                               (".copied.bin." + session_id(51) + ".bitsd-tmp");
+        write_file(mine, "partial");
+        write_file(other, "another session's copy in progress");
+        REQUIRE_FALSE(store->commit(id, destination, false));
+        CHECK(read_file(destination) == payload);
+        CHECK_FALSE(fs::exists(mine));
+        CHECK(read_file(other) == "another session's copy in progress");
+        fs::remove(other);
+    }
     SECTION("over an existing file") {
         REQUIRE_FALSE(store->commit(id, elsewhere / "taken.bin", true));
         CHECK(read_file(elsewhere / "taken.bin") == payload);

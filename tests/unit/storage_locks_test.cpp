@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <future>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -120,4 +121,51 @@ TEST_CASE("locks: one holder at a time across threads", "[storage]") {
     CHECK(overlaps == 0);
     CHECK(counter == threads * rounds);
     CHECK(locks.locked_count() == 0);
+}
+
+TEST_CASE("locks: try_lock takes a free id and never waits for a held one", "[storage]") {
+    session_locks locks;
+    CHECK(locks.try_lock(id_a));
+    CHECK_FALSE(locks.try_lock(id_a));
+    CHECK_FALSE(locks.try_lock("{0123abcd-0000-4000-8000-00000000000a}"));  // any case
+    bool granted = false;
+    locks.lock(id_a, [&] { granted = true; });
+    CHECK_FALSE(granted);  // try_lock's hold is a real hold
+    locks.unlock(id_a);
+    CHECK(granted);
+    CHECK(locks.try_lock(id_b));
+    locks.unlock(id_b);
+    locks.unlock(id_a);
+    CHECK(locks.locked_count() == 0);
+}
+
+namespace {
+// Calls unlock() from its destructor, as a connection destroyed while waiting would.
+struct unlock_on_destroy {
+    session_locks* locks;
+    std::string id;
+    ~unlock_on_destroy() { locks->unlock(id); }
+};
+}  // namespace
+
+TEST_CASE("locks: shutdown drops waiters without granting them", "[storage]") {
+    session_locks locks;
+    int granted = 0;
+    locks.lock(id_a, [&] { ++granted; });
+    std::shared_ptr<unlock_on_destroy> owner(new unlock_on_destroy{&locks, id_a});  // no temporary
+    std::weak_ptr<unlock_on_destroy> watch = owner;
+    locks.lock(id_a, [&, owner] { ++granted; });
+    owner.reset();
+    REQUIRE(granted == 1);
+    REQUIRE_FALSE(watch.expired());  // the waiter's handler keeps it alive
+
+    locks.shutdown();  // destroys the waiter; its unlock() from inside must neither deadlock nor grant
+    CHECK(watch.expired());
+    CHECK(granted == 1);
+    CHECK(locks.locked_count() == 0);
+
+    locks.lock(id_b, [&] { ++granted; });  // after shutdown nothing is granted any more
+    CHECK(granted == 1);
+    CHECK_FALSE(locks.try_lock(id_b));
+    locks.unlock(id_a);  // harmless
 }
