@@ -406,20 +406,24 @@ class FragmentTest(ProtocolTestBase):
         self.assert_ok(c.close(sid, "max2.bin"), sid)
         self.assertEqual(os.path.getsize(srv.file_path("max2.bin")), 1000)
 
-    def test_expect_100_continue(self):
-        srv, c = self.start()
-        data = pseudo_random_bytes(5000, 14)
-        sid = c.new_session("e.bin")
-        conn = self.raw(srv, timeout=10)
-        head = build_head("BITS_POST", "/uploads/e.bin", [
+    @staticmethod
+    def _expect_continue_head(srv, sid, name, data, version):
+        """The header of a whole-file Fragment that asks for 100 Continue."""
+        return build_head("BITS_POST", f"/uploads/{name}", [
             ("Host", f"127.0.0.1:{srv.port}"),
             ("BITS-Packet-Type", "Fragment"),
             ("BITS-Session-Id", sid),
             ("Content-Range", f"bytes 0-{len(data) - 1}/{len(data)}"),
             ("Content-Length", str(len(data))),
             ("Expect", "100-continue"),
-        ])
-        conn.send(head)
+        ], version=version)
+
+    def test_expect_100_continue(self):
+        srv, c = self.start()
+        data = pseudo_random_bytes(5000, 14)
+        sid = c.new_session("e.bin")
+        conn = self.raw(srv, timeout=10)
+        conn.send(self._expect_continue_head(srv, sid, "e.bin", data, "HTTP/1.1"))
         try:
             interim = conn.read_response(allow_interim=True)
         except socket.timeout:
@@ -439,15 +443,7 @@ class FragmentTest(ProtocolTestBase):
         data = pseudo_random_bytes(5000, 15)
         sid = c.new_session("e10.bin")
         conn = self.raw(srv, timeout=10)
-        head = build_head("BITS_POST", "/uploads/e10.bin", [
-            ("Host", f"127.0.0.1:{srv.port}"),
-            ("BITS-Packet-Type", "Fragment"),
-            ("BITS-Session-Id", sid),
-            ("Content-Range", f"bytes 0-{len(data) - 1}/{len(data)}"),
-            ("Content-Length", str(len(data))),
-            ("Expect", "100-continue"),
-        ], version="HTTP/1.0")
-        conn.send(head + data)
+        conn.send(self._expect_continue_head(srv, sid, "e10.bin", data, "HTTP/1.0") + data)
         r = conn.read_response(allow_interim=True)
         self.assertEqual(r.status, 200, f"expected the final answer, not an interim one:\n{r}")
         self.assert_received(r, len(data))
