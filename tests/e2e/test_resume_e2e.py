@@ -352,6 +352,30 @@ class CrashRestartTest(ResumeTestBase):
 
 class KillLoopTest(ResumeTestBase):
 
+    def race_with_kill(self, srv, delay, request, ctx):
+        """Sends `request(client)` on a new connection while a timer SIGKILLs the daemon after
+        `delay` seconds. Returns {"r": response} or {"error": exception}; the daemon is dead."""
+        outcome = {}
+        client = BitsClient(srv)
+
+        def send():
+            try:
+                outcome["r"] = request(client)
+            except (OSError, ProtocolError) as e:
+                outcome["error"] = e
+            finally:
+                client.reset()
+
+        sender = threading.Thread(target=send)
+        timer = threading.Timer(delay, srv.kill)
+        sender.start()
+        timer.start()
+        sender.join(60)
+        timer.join(60)
+        self.assertFalse(sender.is_alive(), "request thread hangs" + ctx())
+        srv.kill()  # no-op when the timer already did it
+        return outcome
+
     ROUNDS = 10
     FRAGMENT = 512 * KIB
 
@@ -389,26 +413,8 @@ class KillLoopTest(ResumeTestBase):
                 detail = f"sent {part} of {n}"
             else:
                 delay = rng.uniform(0, 0.06)
-                outcome = {}
-                sender_client = BitsClient(srv)
-
-                def send():
-                    try:
-                        outcome["r"] = sender_client.fragment(
-                            sid, data, at, size, name=name, n=n, stream=True, pace=0.006)
-                    except (OSError, ProtocolError) as e:
-                        outcome["error"] = e
-                    finally:
-                        sender_client.reset()
-
-                sender = threading.Thread(target=send)
-                timer = threading.Timer(delay, srv.kill)
-                sender.start()
-                timer.start()
-                sender.join(60)
-                timer.join(60)
-                self.assertFalse(sender.is_alive(), "sender thread hangs" + ctx())
-                srv.kill()  # no-op when the timer already did it
+                outcome = self.race_with_kill(srv, delay, lambda client: client.fragment(
+                    sid, data, at, size, name=name, n=n, stream=True, pace=0.006), ctx)
                 r = outcome.get("r")
                 if r is not None:
                     self.assertIn(r.status, (200,), f"fragment before the kill:\n{r}" + ctx())
@@ -445,24 +451,7 @@ class KillLoopTest(ResumeTestBase):
             self.assert_ok(r, sid, ctx())
             acked = r.received()
         delay = rng.uniform(0, 0.004)
-        outcome = {}
-        closer = BitsClient(srv)
-
-        def close():
-            try:
-                outcome["r"] = closer.close(sid, name)
-            except (OSError, ProtocolError) as e:
-                outcome["error"] = e
-            finally:
-                closer.reset()
-
-        thread = threading.Thread(target=close)
-        timer = threading.Timer(delay, srv.kill)
-        thread.start()
-        timer.start()
-        thread.join(60)
-        timer.join(60)
-        srv.kill()
+        outcome = self.race_with_kill(srv, delay, lambda client: client.close(sid, name), ctx)
         first = outcome.get("r")
         history.append(f"close: kill after {delay * 1000:.1f} ms: "
                        f"{first.status if first else outcome.get('error')!r}")
