@@ -73,13 +73,10 @@ def bitsd_binary():
     return path
 
 
-def shared_dir():
-    path = os.environ.get("BITSD_SHARED_DIR")
-    if not path:
-        # tests/e2e -> repo -> ../shared
-        here = os.path.dirname(os.path.abspath(__file__))
-        path = os.path.normpath(os.path.join(here, "..", "..", "..", "shared"))
-    return path
+def wire_dir():
+    """The Windows-client test vectors kept in the repository (tests/data/wire)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.normpath(os.path.join(here, "..", "data", "wire"))
 
 
 def sha256_file(path, chunk=4 * MIB):

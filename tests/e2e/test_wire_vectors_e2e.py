@@ -1,5 +1,5 @@
 """Byte-exact replays of the Windows BITS 6.7 client traffic printed in [MC-BUP] section 4
-(BITSD_SHARED_DIR/wire/mcbup-4.1.json and mcbup-4.2.json, see wire/README.md): bitsd must answer
+(tests/data/wire/mcbup-4.1.json and mcbup-4.2.json, see tests/data/wire/README.md): bitsd must answer
 the way IIS did, except where the "Decisions for bitsd" table of bits-protocol.md says otherwise
 (it wins: e.g. bitsd echoes BITS-Session-Id on every Ack, IIS did not)."""
 
@@ -11,15 +11,11 @@ import unittest
 
 from bitsd_harness import (
     BITS_PROTOCOL_GUID, SESSION_ID_RE, BitsAssertions, HttpConnection, ProtocolError, Server,
-    sha256_file, shared_dir)
+    sha256_file, wire_dir)
 
 
 def load_vector(name):
-    path = os.path.join(shared_dir(), "wire", name)
-    if not os.path.isfile(path):
-        raise AssertionError(
-            f"wire test vector {path} is missing: set BITSD_SHARED_DIR to the shared directory "
-            f"holding wire/{name} (BITSD_SHARED_DIR={os.environ.get('BITSD_SHARED_DIR')!r})")
+    path = os.path.join(wire_dir(), name)
     with open(path) as f:
         return json.load(f)
 
