@@ -74,18 +74,23 @@ bool is_safe_segment(const std::string& segment) noexcept {
     return is_utf8(segment) && !is_dos_device_name(segment);
 }
 
-// The segments of a configured prefix ("/a/b/" -> a, b; "/" -> none). Prefixes are validated
-// at start-up: no escapes, no empty or dot segments.
-std::vector<std::string_view> prefix_segments(std::string_view prefix) {
-    std::vector<std::string_view> out;
+// How many leading path segments `prefix` ("/a/b/" -> a, b; "/" -> none) matches, or nullopt.
+// Configured prefixes hold no escapes and no empty or dot segments (checked at start-up), so
+// they compare with decoded segments as written.
+std::optional<std::size_t> matched_segments(std::string_view prefix,
+                                            const std::vector<std::optional<std::string>>& decoded) {
     prefix.remove_prefix(1);
+    std::size_t count = 0;
     while (!prefix.empty()) {
         const std::size_t slash = prefix.find('/');
-        out.push_back(prefix.substr(0, slash));
+        if (count >= decoded.size() || !decoded[count] || *decoded[count] != prefix.substr(0, slash)) {
+            return std::nullopt;
+        }
+        ++count;
         if (slash == std::string_view::npos) break;
         prefix.remove_prefix(slash + 1);
     }
-    return out;
+    return count;
 }
 
 }  // namespace
@@ -135,16 +140,11 @@ route_result route(std::string_view method, std::string_view target,
     std::size_t best = prefixes.size();
     std::size_t best_length = 0;
     for (std::size_t i = 0; i < prefixes.size(); ++i) {
-        const auto wanted = prefix_segments(prefixes[i]);
-        if (wanted.size() >= raw.size()) continue;
-        bool match = true;
-        for (std::size_t k = 0; k < wanted.size() && match; ++k) {
-            match = decoded[k] && *decoded[k] == wanted[k];
-        }
-        if (!match) continue;
-        if (best == prefixes.size() || wanted.size() > best_length) {
+        const auto length = matched_segments(prefixes[i], decoded);
+        if (!length || *length >= raw.size()) continue;
+        if (best == prefixes.size() || *length > best_length) {
             best = i;
-            best_length = wanted.size();
+            best_length = *length;
         }
     }
     if (best == prefixes.size()) {
