@@ -2,6 +2,7 @@
 // One immutable, validated configuration value: what bitsd was told to do, from its embedded
 // defaults, a JSON file (--config) and CLI flags, in that order of precedence (flags win).
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -20,9 +21,19 @@ struct upload_prefix {
     std::string url_prefix = "/uploads/";  // starts and ends with '/'
     std::filesystem::path destination_dir;  // where completed files land
     bool allow_overwrites = false;
+    // This destination may contain (or equal) another prefix's destination. Set on the outer
+    // one; equal destinations need it on both.
+    bool allow_nested_destination = false;
     std::uint64_t max_upload_size = 0;       // bytes; 0 = no limit
     std::uint64_t session_timeout_s = 1209600;  // 14 days, as IIS's BITSSessionTimeout
 };
+
+// The folders bitsd itself keeps inside data_dir (the session store; later an outbox). A
+// destination inside one of them, equal to data_dir or containing it is refused at start-up:
+// clients would write where bitsd trusts what it finds. Any other folder inside data_dir (the
+// default <data_dir>/files) is a separate subtree and safe. storage/filesystem_store names
+// "sessions" itself; a new folder there must be added here.
+inline constexpr std::array<std::string_view, 1> data_dir_subfolders{{"sessions"}};
 
 enum class fsync_mode { durable, none };
 enum class log_level { trace, debug, info, warn, error, critical, off };

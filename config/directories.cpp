@@ -88,19 +88,62 @@ std::optional<config_error> prepare(const fs::path& dir, const std::string& key)
     return std::nullopt;
 }
 
+// Why destination `i` may not be used with data_dir, or nullopt. Clients write anything they
+// like below a destination, so it must never reach what bitsd itself trusts: data_dir (equal),
+// a destination that contains data_dir, or one inside data_dir's own folders (the session
+// store). Any other folder inside data_dir, like the default <data_dir>/files, is a subtree of
+// its own beside sessions/: nothing written there can land in the session store.
+std::optional<std::string> data_dir_overlap(const fs::path& destination, const fs::path& data_dir) {
+    if (is_same_or_inside(data_dir, destination)) {
+        return "overlaps data_dir " + quote_path(data_dir) +
+               " (it is data_dir or contains it; clients could write into bitsd's own files)";
+    }
+    for (const std::string_view folder : data_dir_subfolders) {
+        const fs::path own = data_dir / std::string(folder);
+        if (is_same_or_inside(destination, own)) {
+            return "overlaps data_dir: " + quote_path(destination) + " is inside " +
+                   quote_path(own) + ", where bitsd keeps its own files";
+        }
+    }
+    return std::nullopt;
+}
+
+std::string upload_key(std::size_t i, const char* key) {
+    return "uploads[" + std::to_string(i) + "]." + key;
+}
+
+// Two prefixes whose destinations nest (or are equal) share files: one prefix's uploads could
+// replace, or be mistaken for, the other's. Allowed only when the outer prefix says so.
+std::optional<config_error> nested_destinations(const std::vector<upload_prefix>& uploads) {
+    for (std::size_t i = 0; i < uploads.size(); ++i) {
+        for (std::size_t j = 0; j < uploads.size(); ++j) {
+            if (i == j) continue;
+            // i is the outer one when j's destination is inside (or equal to) i's.
+            if (!is_same_or_inside(uploads[j].destination_dir, uploads[i].destination_dir)) continue;
+            if (uploads[i].allow_nested_destination) continue;
+            const bool equal = is_same_or_inside(uploads[i].destination_dir, uploads[j].destination_dir);
+            return config_error{upload_key(i, "destination_dir") + ": " +
+                                quote_path(uploads[i].destination_dir) +
+                                (equal ? " is the same directory as " : " contains ") +
+                                upload_key(j, "destination_dir") + " " +
+                                quote_path(uploads[j].destination_dir) + "; set " +
+                                upload_key(i, "allow_nested_destination") +
+                                " to true if this is meant"};
+        }
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<config_error> prepare_directories(const settings& s) try {
-    // Checked before anything is created: a destination inside the session store would mix
-    // finished files with session directories that the expiry sweep deletes.
-    const fs::path sessions = s.data_dir / "sessions";
+    // Checked before anything is created.
     for (std::size_t i = 0; i < s.uploads.size(); ++i) {
-        if (is_same_or_inside(s.uploads[i].destination_dir, sessions)) {
-            return config_error{"uploads[" + std::to_string(i) + "].destination_dir: " +
-                                quote_path(s.uploads[i].destination_dir) + " is inside " +
-                                quote_path(sessions) + ", where bitsd keeps upload sessions"};
+        if (auto why = data_dir_overlap(s.uploads[i].destination_dir, s.data_dir)) {
+            return config_error{upload_key(i, "destination_dir") + ": " + *why};
         }
     }
+    if (auto error = nested_destinations(s.uploads)) return error;
     if (auto error = prepare(s.data_dir, "data_dir")) return error;
     for (std::size_t i = 0; i < s.uploads.size(); ++i) {
         const std::string key = "uploads[" + std::to_string(i) + "].destination_dir";

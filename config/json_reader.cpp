@@ -208,6 +208,8 @@ std::optional<config_error> read_upload(const json& value, const std::string& pa
             has_destination = true;
         } else if (key == "allow_overwrites") {
             error = read_bool(field, key_path, upload.allow_overwrites);
+        } else if (key == "allow_nested_destination") {
+            error = read_bool(field, key_path, upload.allow_nested_destination);
         } else if (key == "max_upload_size") {
             error = read_uint(field, key_path, 0, UINT64_MAX, upload.max_upload_size);
         } else if (key == "session_timeout_s") {

@@ -28,6 +28,8 @@ enum class bits_errc {
     destination_is_directory,
     incomplete_upload,  // Close-Session before every byte arrived; the bytes are kept
     malformed_request,  // not valid HTTP/1.x at all (the connection is closed after the answer)
+    duplicate_header,   // a field that must appear once was sent twice: no "first one wins"
+    bad_host,           // HTTP/1.1 without Host, or any request with two (RFC 9112 3.2)
 
     // 403 + E_ACCESSDENIED (0x80070005): fatal. Never 409, which Windows retries forever.
     destination_exists,

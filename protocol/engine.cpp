@@ -88,12 +88,30 @@ outcome<packet> engine::parse(const request_view& request) const {
     if (request.longest_header_value > max_header_value_length) {
         return fail<packet>(bits_errc::header_too_long);
     }
+    // A field that decides what the request means must be unambiguous: two of them would let
+    // this server and a proxy in front of it read different requests ("first one wins" here,
+    // "last one wins" there).
+    if (request.packet_type_count > 1 || request.session_id_count > 1 ||
+        request.content_length_count > 1 || request.content_range_count > 1) {
+        return fail<packet>(bits_errc::duplicate_header);
+    }
+    // RFC 9112 3.2: an HTTP/1.1 request has exactly one Host; no request has two.
+    if (request.host_count > 1 || (request.http_version >= 11 && request.host_count == 0)) {
+        return fail<packet>(bits_errc::bad_host);
+    }
     const auto kind = request.packet_type ? parse_packet_type(*request.packet_type) : std::nullopt;
     if (!kind) return fail<packet>(bits_errc::unknown_packet_type);
     if (request.chunked) return fail<packet>(bits_errc::chunked_body_not_supported);
-    if (!request.content_length) return fail<packet>(bits_errc::missing_content_length);
-    const auto length = parse_decimal(*request.content_length);
-    if (!length) return fail<packet>(bits_errc::bad_content_length);
+    // Without Content-Length (and without Transfer-Encoding, refused above) a request's body is
+    // empty (RFC 9112 6.3): fine for every packet but a Fragment, whose length must be stated
+    // so that it can be checked against its Content-Range.
+    std::optional<std::uint64_t> length = 0;
+    if (request.content_length) {
+        length = parse_decimal(*request.content_length);
+        if (!length) return fail<packet>(bits_errc::bad_content_length);
+    } else if (*kind == packet_kind::fragment) {
+        return fail<packet>(bits_errc::missing_content_length);
+    }
     if (request.content_encoding && !iequals(trim(*request.content_encoding), "identity")) {
         return fail<packet>(bits_errc::unsupported_content_encoding);
     }
@@ -102,9 +120,11 @@ outcome<packet> engine::parse(const request_view& request) const {
     p.kind = *kind;
     p.content_length = *length;
     if (request.session_id) {
+        // Looked up in canonical form (ids are case-insensitive), echoed exactly as sent.
         const auto canonical = normalize_session_id(trim(*request.session_id));
         p.session_id_valid = canonical.has_value();
         p.session_id = canonical ? *canonical : std::string(*request.session_id);
+        p.sent_session_id = std::string(*request.session_id);
     }
 
     if (p.kind != packet_kind::fragment && p.content_length != 0) {
@@ -239,7 +259,7 @@ cancel_action engine::decide_cancel(const session_view& session) const {
 response engine::ack(const packet& request) const {
     response r;
     r.headers.emplace_back("BITS-Packet-Type", "Ack");
-    if (request.session_id) r.headers.emplace_back("BITS-Session-Id", *request.session_id);
+    if (request.sent_session_id) r.headers.emplace_back("BITS-Session-Id", *request.sent_session_id);
     return r;
 }
 

@@ -44,14 +44,25 @@ struct request_view {
     std::optional<std::string_view> content_encoding;
     bool chunked = false;                 // Transfer-Encoding: chunked
     std::size_t longest_header_value = 0;  // over all header fields
+    // What a single field lookup cannot show: the HTTP version (10 or 11, as Beast counts) and
+    // how often each field that must appear at most once was sent. The server counts; the
+    // engine decides. Host defaults to one so that views built by hand stay plain requests.
+    unsigned http_version = 11;
+    std::size_t host_count = 1;
+    std::size_t packet_type_count = 0;
+    std::size_t session_id_count = 0;
+    std::size_t content_length_count = 0;
+    std::size_t content_range_count = 0;
 };
 
 // A request that passed parse().
 struct packet {
     packet_kind kind = packet_kind::ping;
     std::uint64_t content_length = 0;
-    std::optional<std::string> session_id;  // canonical form when the header was a GUID,
-                                            // as sent otherwise (it is echoed, never looked up)
+    std::optional<std::string> session_id;  // the lookup key: canonical (upper-case) form when
+                                            // the header was a GUID, as sent otherwise (never
+                                            // looked up then)
+    std::optional<std::string> sent_session_id;  // the header byte for byte: every Ack echoes it
     bool session_id_valid = false;          // the header held a well-formed GUID
     std::optional<content_range> range;     // Fragment only
     std::string protocol;                   // Create-Session only: the chosen protocol GUID

@@ -29,7 +29,9 @@ struct route_result {
 };
 
 // Matches `target` (origin-form, may carry a query) against `prefixes` (each starting and
-// ending with '/'; longest match wins). Only `method` BITS_POST is accepted on a prefix.
+// ending with '/'). The path is split on '/' and each segment percent-decoded once; a prefix
+// matches when its segments equal the leading decoded segments and a name follows, and the
+// prefix with the most segments wins. Only `method` BITS_POST is accepted on a prefix.
 route_result route(std::string_view method, std::string_view target,
                    const std::vector<std::string>& prefixes);
 

@@ -63,6 +63,13 @@ protocol::request_view view_of(const http::request<http::empty_body>& req) {
     view.content_encoding = field(req, "Content-Encoding");
     view.chunked = req.find(http::field::transfer_encoding) != req.end();
     for (const auto& f : req) view.longest_header_value = std::max(view.longest_header_value, f.value().size());
+    // The engine refuses repeated fields and a missing Host; it needs the counts to see them.
+    view.http_version = req.version();
+    view.host_count = req.count(http::field::host);
+    view.packet_type_count = req.count("BITS-Packet-Type");
+    view.session_id_count = req.count("BITS-Session-Id");
+    view.content_length_count = req.count(http::field::content_length);
+    view.content_range_count = req.count(http::field::content_range);
     return view;
 }
 
@@ -140,13 +147,17 @@ void http_connection::handle_request() {
     if (view.session_id) echo_session_id_ = std::string(*view.session_id);
 
     auto routed = protocol::route(view.method, view.target, service_.url_prefixes());
-    if (routed.error) return finish_request(service_.reject({routed.error, {}}, echo_session_id_));
+    if (routed.error) {
+        // A client's mistake, not the server's: debug, never once per request at error level.
+        spdlog::debug("{} refused: {}", view.method, routed.error.message());
+        return finish_request(service_.reject({routed.error, {}}, echo_session_id_));
+    }
     location_ = std::move(routed.location);
 
     auto parsed = service_.engine().parse(view);
     if (!parsed) return finish_request(service_.reject(parsed.failure, echo_session_id_));
     packet_ = std::move(parsed.value);
-    echo_session_id_ = packet_->session_id;
+    echo_session_id_ = packet_->sent_session_id;
 
     switch (packet_->kind) {
     case protocol::packet_kind::ping:

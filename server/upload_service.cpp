@@ -112,11 +112,11 @@ protocol::response upload_service::create_session(const protocol::packet& create
             status_ec == std::errc::too_many_symbolic_link_levels) {
             kind = protocol::destination_kind::unusable;
         } else {
-            return reject(from_storage(status_ec, "destination", create.session_id), create.session_id);
+            return reject(from_storage(status_ec, "destination", create.session_id), create.sent_session_id);
         }
     }
     if (const auto ec = engine_.decide_create(create, kind, rules_[where.prefix_index])) {
-        return reject({ec, {}}, create.session_id);
+        return reject({ec, {}}, create.sent_session_id);
     }
     storage::session_metadata metadata;
     metadata.id = new_session_id();
@@ -125,7 +125,7 @@ protocol::response upload_service::create_session(const protocol::packet& create
     metadata.destination = destination.string();
     metadata.created_unix = now_unix();
     if (const auto ec = store_.create(metadata)) {
-        return reject(from_storage(ec, "create", metadata.id), create.session_id);
+        return reject(from_storage(ec, "create", metadata.id), create.sent_session_id);
     }
     spdlog::info("session {} created for {}", metadata.id, where.path);
     return engine_.create_ack(create, metadata.id);
@@ -159,14 +159,14 @@ protocol::response upload_service::close_session(const protocol::packet& close,
                                                  const protocol::upload_location& where) {
     protocol::session_view view;
     auto info = find(close, where, view);
-    if (!info) return reject(info.failure, close.session_id);
+    if (!info) return reject(info.failure, close.sent_session_id);
     const auto action = engine_.decide_close(view);
-    if (!action) return reject(action.failure, close.session_id);
+    if (!action) return reject(action.failure, close.sent_session_id);
     if (*action.value == protocol::close_action::commit) {
         const auto& rules = rules_[where.prefix_index];
         if (const auto ec = store_.commit(*close.session_id, info.value->metadata.destination,
                                           rules.allow_overwrites)) {
-            return reject(from_storage(ec, "commit", close.session_id), close.session_id);
+            return reject(from_storage(ec, "commit", close.session_id), close.sent_session_id);
         }
         spdlog::info("session {} closed: {} bytes committed to {}", *close.session_id,
                      info.value->received, info.value->metadata.destination);
@@ -178,10 +178,10 @@ protocol::response upload_service::cancel_session(const protocol::packet& cancel
                                                   const protocol::upload_location& where) {
     protocol::session_view view;
     auto info = find(cancel, where, view);
-    if (!info) return reject(info.failure, cancel.session_id);
+    if (!info) return reject(info.failure, cancel.sent_session_id);
     if (engine_.decide_cancel(view) == protocol::cancel_action::cancel) {
         if (const auto ec = store_.cancel(*cancel.session_id)) {
-            return reject(from_storage(ec, "cancel", cancel.session_id), cancel.session_id);
+            return reject(from_storage(ec, "cancel", cancel.session_id), cancel.sent_session_id);
         }
         spdlog::info("session {} cancelled", *cancel.session_id);
     }
@@ -230,7 +230,7 @@ protocol::response upload_service::finish_fragment(const protocol::packet& fragm
     transfer.appender.reset();
     if (write_error || sync_error) {
         return reject(from_storage(write_error ? write_error : sync_error, "write", fragment.session_id),
-                      fragment.session_id);
+                      fragment.sent_session_id);
     }
     return engine_.fragment_ack(fragment, received);
 }

@@ -125,3 +125,134 @@ TEST_CASE("a destination inside data_dir/sessions is refused before anything is 
     s.uploads[0].destination_dir = scratch.path() / "data" / "sessions-done";
     CHECK_FALSE(cfg::prepare_directories(s));
 }
+
+TEST_CASE("a destination equal to data_dir or containing it is refused", "[config]") {
+    // Clients could otherwise write into data_dir/sessions, where bitsd trusts what it finds.
+    temp_dir scratch;
+    const fs::path data = scratch.path() / "up" / ".bitsd";
+    for (const fs::path& destination :
+         {data, data / "", data / "x" / "..", scratch.path() / "up", scratch.path() / "up" / "",
+          scratch.path(), scratch.path() / "up" / "." / ".bitsd" / ".."}) {
+        INFO(destination.string());
+        cfg::settings s = settings_in(data);
+        s.uploads[0].destination_dir = destination;
+        const auto error = cfg::prepare_directories(s);
+        REQUIRE(error);
+        INFO(error->message);
+        CHECK(starts_with(error->message, "uploads[0].destination_dir: "));
+        CHECK(error->message.find("overlaps data_dir") != std::string::npos);
+        CHECK_FALSE(fs::exists(data));
+    }
+}
+
+#ifndef _WIN32
+TEST_CASE("overlap with data_dir is found through symlinked spellings", "[config]") {
+    temp_dir scratch;
+    fs::create_directories(scratch.path() / "real" / "data");
+    fs::create_directory_symlink(scratch.path() / "real", scratch.path() / "link");
+    for (const fs::path& destination :
+         {scratch.path() / "link" / "data", scratch.path() / "link",
+          scratch.path() / "link" / "data" / "sessions" / "x"}) {
+        INFO(destination.string());
+        cfg::settings s = settings_in(scratch.path() / "real" / "data");
+        s.uploads[0].destination_dir = destination;
+        const auto error = cfg::prepare_directories(s);
+        REQUIRE(error);
+        INFO(error->message);
+        CHECK(starts_with(error->message, "uploads[0].destination_dir: "));
+    }
+    // And the other way round: data_dir spelled through the link.
+    cfg::settings s = settings_in(scratch.path() / "link" / "data");
+    s.uploads[0].destination_dir = scratch.path() / "real";
+    const auto error = cfg::prepare_directories(s);
+    REQUIRE(error);
+    CHECK(starts_with(error->message, "uploads[0].destination_dir: "));
+}
+#endif
+
+TEST_CASE("a destination inside data_dir but apart from its own folders is allowed",
+          "[config]") {
+    // The default (<data_dir>/files) is such a sibling of sessions/: a client writing below it
+    // can never reach the session store.
+    temp_dir scratch;
+    cfg::settings s = settings_in(scratch.path() / "data");
+    REQUIRE(s.uploads[0].destination_dir == scratch.path() / "data" / "files");
+    CHECK_FALSE(cfg::prepare_directories(s));
+    s.uploads[0].destination_dir = scratch.path() / "data" / "deep" / "er";
+    CHECK_FALSE(cfg::prepare_directories(s));
+    // data_dir's own folders are listed in one place, and every one of them is refused.
+    REQUIRE_FALSE(cfg::data_dir_subfolders.empty());
+    for (const auto& folder : cfg::data_dir_subfolders) {
+        INFO(std::string(folder));
+        s.uploads[0].destination_dir = scratch.path() / "data" / std::string(folder) / "x";
+        const auto error = cfg::prepare_directories(s);
+        REQUIRE(error);
+        CHECK(starts_with(error->message, "uploads[0].destination_dir: "));
+    }
+}
+
+namespace {
+
+cfg::settings two_prefixes(const fs::path& root, const fs::path& first, const fs::path& second) {
+    cfg::settings s;
+    s.data_dir = root / "data";
+    cfg::upload_prefix a;
+    a.url_prefix = "/a/";
+    a.destination_dir = first;
+    cfg::upload_prefix b;
+    b.url_prefix = "/b/";
+    b.destination_dir = second;
+    s.uploads = {a, b};
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("destinations of two prefixes must not nest unless the outer one allows it",
+          "[config]") {
+    temp_dir scratch;
+    const fs::path out = scratch.path() / "out";
+    SECTION("disjoint destinations are fine") {
+        CHECK_FALSE(cfg::prepare_directories(two_prefixes(scratch.path(), out / "a", out / "b")));
+        CHECK_FALSE(cfg::prepare_directories(two_prefixes(scratch.path(), out / "a", out / "ab")));
+    }
+    SECTION("the second inside the first: the first (outer) must allow it") {
+        auto s = two_prefixes(scratch.path(), out, out / "inner");
+        auto error = cfg::prepare_directories(s);
+        REQUIRE(error);
+        INFO(error->message);
+        CHECK(starts_with(error->message, "uploads[0].destination_dir: "));
+        CHECK(error->message.find("uploads[1].destination_dir") != std::string::npos);
+        CHECK(error->message.find("allow_nested_destination") != std::string::npos);
+        CHECK_FALSE(fs::exists(out));
+        s.uploads[1].allow_nested_destination = true;  // the inner one's word is not enough
+        CHECK(cfg::prepare_directories(s));
+        s.uploads[0].allow_nested_destination = true;
+        error = cfg::prepare_directories(s);
+        INFO((error ? error->message : std::string()));
+        CHECK_FALSE(error);
+    }
+    SECTION("the first inside the second: the second must allow it") {
+        auto s = two_prefixes(scratch.path(), out / "x" / ".." / "inner", out);
+        auto error = cfg::prepare_directories(s);
+        REQUIRE(error);
+        INFO(error->message);
+        CHECK(starts_with(error->message, "uploads[1].destination_dir: "));
+        CHECK(error->message.find("uploads[0].destination_dir") != std::string::npos);
+        s.uploads[1].allow_nested_destination = true;
+        CHECK_FALSE(cfg::prepare_directories(s));
+    }
+    SECTION("equal destinations need it on both") {
+        auto s = two_prefixes(scratch.path(), out / "same", out / "same" / "");
+        auto error = cfg::prepare_directories(s);
+        REQUIRE(error);
+        CHECK(starts_with(error->message, "uploads[0].destination_dir: "));
+        s.uploads[0].allow_nested_destination = true;
+        error = cfg::prepare_directories(s);
+        REQUIRE(error);
+        INFO(error->message);
+        CHECK(starts_with(error->message, "uploads[1].destination_dir: "));
+        s.uploads[1].allow_nested_destination = true;
+        CHECK_FALSE(cfg::prepare_directories(s));
+    }
+}

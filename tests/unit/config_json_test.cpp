@@ -53,6 +53,7 @@ TEST_CASE("an empty document gives the embedded defaults", "[config]") {
     CHECK(s.uploads[0].url_prefix == "/uploads/");
     CHECK(s.uploads[0].destination_dir == fs::path("bitsd-data") / "files");
     CHECK_FALSE(s.uploads[0].allow_overwrites);
+    CHECK_FALSE(s.uploads[0].allow_nested_destination);
     CHECK(s.uploads[0].max_upload_size == 0);
     CHECK(s.uploads[0].session_timeout_s == 1209600);
     CHECK(s.fsync == cfg::fsync_mode::durable);
@@ -106,6 +107,8 @@ TEST_CASE("the example config file sets every key and parses", "[config]") {
     CHECK(s.uploads[1].url_prefix == "/crash-dumps/");
     CHECK(s.uploads[1].destination_dir == fs::path("/srv/bitsd/crash-dumps"));
     CHECK(s.uploads[1].allow_overwrites);
+    CHECK_FALSE(s.uploads[0].allow_nested_destination);
+    CHECK_FALSE(s.uploads[1].allow_nested_destination);
     CHECK(s.uploads[1].max_upload_size == 4294967296ull);
     CHECK(s.uploads[1].session_timeout_s == 86400);
     CHECK(s.read_timeout_s == 120);
@@ -122,7 +125,8 @@ TEST_CASE("every value the file can set is read", "[config]") {
         "idle_timeout_s": 2, "cleanup_interval_s": 3, "max_fragment_size": 1,
         "host_id": "10.0.0.1", "host_id_fallback_timeout_s": 0,
         "uploads": [{"url_prefix": "/", "destination_dir": "d", "max_upload_size": 5,
-                     "session_timeout_s": 9, "allow_overwrites": true}]
+                     "session_timeout_s": 9, "allow_overwrites": true,
+                     "allow_nested_destination": true}]
     })", s));
     CHECK(s.fsync == cfg::fsync_mode::none);
     CHECK(s.threads == 256);
@@ -139,6 +143,7 @@ TEST_CASE("every value the file can set is read", "[config]") {
     CHECK(s.uploads[0].max_upload_size == 5);
     CHECK(s.uploads[0].session_timeout_s == 9);
     CHECK(s.uploads[0].allow_overwrites);
+    CHECK(s.uploads[0].allow_nested_destination);
 }
 
 TEST_CASE("a bad value is an error that starts with its key path", "[config]") {
@@ -202,6 +207,8 @@ TEST_CASE("a bad value is an error that starts with its key path", "[config]") {
          "uploads[0].allow_overwrites: expected true or false"},
         {R"({"uploads": [{"url_prefix": "/a/", "destination_dir": "d", "allow_overwrites": 1}]})",
          "uploads[0].allow_overwrites: expected true or false"},
+        {R"({"uploads": [{"url_prefix": "/a/", "destination_dir": "d", "allow_nested_destination": "no"}]})",
+         "uploads[0].allow_nested_destination: expected true or false"},
         {R"({"uploads": [{"url_prefix": "/a/", "destination_dir": "d", "max_upload_size": -1}]})",
          "uploads[0].max_upload_size: expected a non-negative integer"},
         {R"({"uploads": [{"url_prefix": "/a/", "destination_dir": "d", "session_timeout_s": 0}]})",

@@ -69,6 +69,7 @@ packet make_packet(packet_kind kind, std::optional<std::string> session_id) {
     packet p;
     p.kind = kind;
     p.session_id_valid = session_id.has_value();
+    p.sent_session_id = session_id;  // as parse() fills it: the header as sent, for the echo
     p.session_id = std::move(session_id);
     if (kind == packet_kind::create_session) p.protocol = std::string(bits_upload_protocol_guid);
     if (kind == packet_kind::fragment) {

@@ -139,17 +139,27 @@ TEST_CASE("protocol: unknown or missing packet type is 400 E_INVALIDARG", "[prot
 
 TEST_CASE("protocol: Content-Length is required and must be a number", "[protocol][engine][parse]") {
     const engine e = make_engine();
-    SECTION("missing Content-Length -> 400 on every packet type") {
-        for (auto kind : {packet_kind::ping, packet_kind::create_session, packet_kind::fragment,
+    SECTION("missing Content-Length -> 400 on a Fragment") {
+        request_view r = valid_request(packet_kind::fragment, "Fragment");
+        REQUIRE(e.parse(r));  // the baseline is valid
+        r.content_length.reset();
+        require_bad_request(e.parse(r), bits_errc::missing_content_length);
+    }
+    SECTION("missing Content-Length on a bodiless packet is an empty body (RFC 9112 6.3)") {
+        for (auto kind : {packet_kind::ping, packet_kind::create_session,
                           packet_kind::close_session, packet_kind::cancel_session}) {
             request_view r = valid_request(kind, kind == packet_kind::ping             ? "Ping"
                                                  : kind == packet_kind::create_session ? "Create-Session"
-                                                 : kind == packet_kind::fragment       ? "Fragment"
                                                  : kind == packet_kind::close_session  ? "Close-Session"
                                                                                        : "Cancel-Session");
-            REQUIRE(e.parse(r));  // the baseline is valid
             r.content_length.reset();
-            require_bad_request(e.parse(r), bits_errc::missing_content_length);
+            const auto p = e.parse(r);
+            REQUIRE(p);
+            CHECK(p.value->kind == kind);
+            CHECK(p.value->content_length == 0);
+            // Chunked is still refused: its length is unknown, not zero.
+            r.chunked = true;
+            require_bad_request(e.parse(r), bits_errc::chunked_body_not_supported);
         }
     }
     SECTION("non-numeric Content-Length -> 400") {
@@ -419,5 +429,90 @@ TEST_CASE("protocol: the session id is kept canonical when valid, raw when not",
         REQUIRE(p.value->session_id.has_value());
         CHECK(*p.value->session_id == c.kept);
         CHECK(p.value->session_id_valid == c.valid);
+    }
+}
+
+TEST_CASE("protocol: a repeated BITS or framing header is 400, never first-one-wins",
+          "[protocol][engine][parse]") {
+    const engine e = make_engine();
+    for (auto kind : {packet_kind::ping, packet_kind::create_session, packet_kind::fragment,
+                      packet_kind::close_session, packet_kind::cancel_session}) {
+        CAPTURE(static_cast<int>(kind));
+        const request_view valid = valid_request(kind, kind == packet_kind::ping             ? "Ping"
+                                                       : kind == packet_kind::create_session ? "Create-Session"
+                                                       : kind == packet_kind::fragment       ? "Fragment"
+                                                       : kind == packet_kind::close_session  ? "Close-Session"
+                                                                                             : "Cancel-Session");
+        REQUIRE(e.parse(valid));
+        request_view once = valid;  // counts of one are what the server reports normally
+        once.packet_type_count = once.session_id_count = once.content_length_count =
+            once.content_range_count = 1;
+        REQUIRE(e.parse(once));
+        for (int which = 0; which < 4; ++which) {
+            CAPTURE(which);
+            request_view r = once;
+            (which == 0   ? r.packet_type_count
+             : which == 1 ? r.session_id_count
+             : which == 2 ? r.content_length_count
+                          : r.content_range_count) = 2;
+            require_bad_request(e.parse(r), bits_errc::duplicate_header);
+        }
+    }
+}
+
+TEST_CASE("protocol: HTTP/1.1 needs exactly one Host; HTTP/1.0 at most one",
+          "[protocol][engine][parse]") {
+    const engine e = make_engine();
+    struct host_case {
+        unsigned version;
+        std::size_t hosts;
+        bool accepted;
+    };
+    const host_case c = GENERATE(values<host_case>({
+        {11, 1, true}, {11, 0, false}, {11, 2, false}, {11, 3, false},
+        {10, 0, true}, {10, 1, true},  {10, 2, false},
+    }));
+    CAPTURE(c.version, c.hosts);
+    for (request_view r : {base("Ping"), create(), fragment("bytes 0-9/10", "10"),
+                           session_packet("Close-Session")}) {
+        r.http_version = c.version;
+        r.host_count = c.hosts;
+        const auto p = e.parse(r);
+        if (c.accepted) {
+            CHECK(p);
+        } else {
+            require_bad_request(p, bits_errc::bad_host);
+        }
+    }
+}
+
+TEST_CASE("protocol: the session id is echoed exactly as sent, looked up canonically",
+          "[protocol][engine][parse]") {
+    const engine e = make_engine();
+    const char* sent = GENERATE(values<const char*>({
+        "{a0ff5911-4144-45b3-bf27-27afc8ec8a67}",
+        "{A0FF5911-4144-45B3-BF27-27AFC8EC8A67}",
+        "{a0Ff5911-4144-45B3-bF27-27aFc8Ec8A67}",
+        "not-a-guid",
+    }));
+    CAPTURE(sent);
+    const auto has_echo = [&](const response& r) {
+        for (const auto& [name, value] : r.headers) {
+            if (name == "BITS-Session-Id") return value == sent;
+        }
+        return false;
+    };
+    for (const char* type : {"Fragment", "Close-Session", "Cancel-Session", "Ping"}) {
+        CAPTURE(type);
+        request_view r = std::string_view(type) == "Fragment" ? fragment("bytes 0-9/10", "10", sent)
+                                                               : session_packet(type, sent);
+        const auto p = e.parse(r);
+        REQUIRE(p);
+        REQUIRE(p.value->sent_session_id.has_value());
+        CHECK(*p.value->sent_session_id == sent);
+        CHECK(has_echo(e.ack(*p.value)));
+        CHECK(has_echo(e.error_response(make_error_code(bits_errc::session_not_found),
+                                        p.value->sent_session_id)));
+        if (std::string_view(type) == "Fragment") CHECK(has_echo(e.fragment_ack(*p.value, 10)));
     }
 }

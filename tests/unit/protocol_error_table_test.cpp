@@ -50,6 +50,8 @@ const table_row rows[] = {
     {bits_errc::destination_is_directory, "destination_is_directory", 400, e_invalidarg, 0x5},
     {bits_errc::incomplete_upload, "incomplete_upload", 400, e_invalidarg, 0x5},
     {bits_errc::malformed_request, "malformed_request", 400, e_invalidarg, 0x5},
+    {bits_errc::duplicate_header, "duplicate_header", 400, e_invalidarg, 0x5},
+    {bits_errc::bad_host, "bad_host", 400, e_invalidarg, 0x5},
     {bits_errc::destination_exists, "destination_exists", 403, e_accessdenied, 0x5},
     {bits_errc::fragment_too_large, "fragment_too_large", 413, 0, 0},
     {bits_errc::unexpected_offset, "unexpected_offset", 416, 0, 0},

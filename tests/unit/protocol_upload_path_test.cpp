@@ -156,7 +156,7 @@ TEST_CASE("protocol: route decodes each segment exactly once", "[protocol][uploa
         {"/uploads/%252fetc", {"%2fetc"}},
         {"/uploads/%25", {"%"}},
         {"/uploads/.hidden", {".hidden"}},
-        {"/uploads/...", {"..."}},
+        {"/uploads/...a", {"...a"}},  // ("..." ends with a dot: see the Windows rules)
         {"/uploads/a.b.c", {"a.b.c"}},
         {"/uploads/%C3%A9t%C3%A9.txt", {"\xC3\xA9t\xC3\xA9.txt"}},  // UTF-8 is fine
         {"/uploads/sub/dir/file", {"sub", "dir", "file"}},
@@ -293,4 +293,97 @@ TEST_CASE("protocol: no successful route ever yields an unsafe segment",
                         << (violations.empty() ? std::string() : ", first: " + violations.front()));
     CHECK(violations.empty());
     CHECK(accepted > 100);  // the generator does reach the success path
+}
+
+TEST_CASE("protocol: prefixes are matched on the decoded path, segment by segment",
+          "[protocol][upload_path]") {
+    // An escaped spelling of a prefix must not reach the looser, shorter prefix.
+    const std::vector<std::string> nested{"/uploads/", "/uploads/protected/"};
+    struct match_case {
+        const char* target;
+        std::size_t prefix_index;
+        segments expected;
+    };
+    const match_case c = GENERATE(values<match_case>({
+        {"/uploads/%70rotected/keep.txt", 1, {"keep.txt"}},
+        {"/uploads/%70%72%6f%74%65%63%74%65%64/keep.txt", 1, {"keep.txt"}},
+        {"/uploads/PROTECTED/keep.txt", 0, {"PROTECTED", "keep.txt"}},  // case-sensitive
+        {"/%75ploads/protected/a/b", 1, {"a", "b"}},
+        {"/%75ploads/x", 0, {"x"}},
+        {"/uploads/protected/keep.txt", 1, {"keep.txt"}},
+        {"/uploads/protectedx/keep.txt", 0, {"protectedx", "keep.txt"}},
+        {"/uploads/%70rotected", 0, {"protected"}},  // a file name, as "/uploads/protected"
+    }));
+    CAPTURE(c.target);
+    const auto r = route("BITS_POST", c.target, nested);
+    REQUIRE_FALSE(r.error);
+    CHECK(r.location.prefix_index == c.prefix_index);
+    CHECK(r.location.segments == c.expected);
+    CHECK(r.location.path == c.target);
+
+    // The same for the answers that come from the prefix: directory, 405, and an encoded '/'
+    // that must not join two segments into a prefix.
+    CHECK(route("BITS_POST", "/uploads/%70rotected/", nested).error == bits_errc::destination_is_directory);
+    CHECK(route("GET", "/uploads/%70rotected/x", nested).error == bits_errc::method_not_allowed);
+    CHECK(route("BITS_POST", "/uploads%2fprotected/x", nested).error == bits_errc::upload_url_not_found);
+    CHECK(route("BITS_POST", "/uploads/protected%2fx", nested).error == bits_errc::bad_destination_path);
+    CHECK(route("BITS_POST", "/%75ploads", nested).error == bits_errc::upload_url_not_found);
+    CHECK(route("BITS_POST", "/%zzploads/x", nested).error == bits_errc::upload_url_not_found);
+}
+
+TEST_CASE("protocol: decoded names must be valid UTF-8", "[protocol][upload_path]") {
+    const std::string target = GENERATE(values<std::string>({
+        "/uploads/%ff%fe",            // never UTF-8
+        "/uploads/%ff",
+        "/uploads/a%80b",             // a lone continuation byte
+        "/uploads/%c0%ae",            // overlong '.'
+        "/uploads/%c0%ae%c0%ae",      // overlong ".."
+        "/uploads/%e0%80%ae",         // overlong, three bytes
+        "/uploads/%f0%80%80%ae",      // overlong, four bytes
+        "/uploads/%c1%bf",
+        "/uploads/%ed%a0%80",         // U+D800, a surrogate
+        "/uploads/%ed%bf%bf",         // U+DFFF
+        "/uploads/%f4%90%80%80",      // above U+10FFFF
+        "/uploads/%c3",               // truncated sequences
+        "/uploads/%e2%82",
+        "/uploads/%f0%9f%98",
+        "/uploads/%c3x",
+        "/uploads/dir/%e2%82/f",
+        "/uploads/\xff\xfe",          // raw, not escaped
+        "/uploads/\xc3",
+    }));
+    CAPTURE(target);
+    const auto r = post(target);
+    CHECK(r.error == bits_errc::bad_destination_path);
+    CHECK(r.location.segments.empty());
+    // Well-formed multi-byte sequences stay accepted.
+    CHECK_FALSE(post("/uploads/%e2%82%ac%f0%9f%98%80%c3%a9%ef%bf%bd").error);
+    CHECK_FALSE(post("/uploads/\xe2\x82\xac").error);
+}
+
+TEST_CASE("protocol: names that cannot exist on Windows are refused everywhere",
+          "[protocol][upload_path]") {
+    const std::string name = GENERATE(values<std::string>({
+        "CON", "con", "Con", "PRN", "aux", "NUL", "nul.txt", "Con.tar.gz", "NUL.", "nul .txt",
+        "COM1", "com9", "COM5.log", "LPT1", "lpt9.txt",
+        "COM%C2%B9", "com%C2%B2.txt", "LPT%C2%B3", "lpt%C2%B9",  // superscript digits
+        "a.", "a..", "...", "name ", "name.txt ", "a%20", "a%2e", // trailing dot or space
+        "a%3cb", "a%3Eb", "a%22b", "a%7cb", "a%3fb", "a%3Fb", "a*b", "a%2ab", "a:b",
+        "a%09b", "a%7f",
+    }));
+    CAPTURE(name);
+    CHECK(post("/uploads/" + name).error == bits_errc::bad_destination_path);
+    CHECK(post("/uploads/" + name + "/file").error == bits_errc::bad_destination_path);
+    CHECK(post("/uploads/dir/" + name).error == bits_errc::bad_destination_path);
+}
+
+TEST_CASE("protocol: names close to Windows device names stay allowed", "[protocol][upload_path]") {
+    const std::string name = GENERATE(values<std::string>({
+        "CONSOLE", "con1", "NULL", "nul_", "xnul", "COM", "COM0", "COM10", "LPT", "LPT0", "lpt10",
+        "auxiliary.txt", "prn-notes", "com1x", "COM%C2%B4", "my.con", "a.nul", ".nul", "a b",
+        " a", ".a", "a.b", "a%2eb",
+    }));
+    CAPTURE(name);
+    const auto r = post("/uploads/" + name);
+    CHECK_FALSE(r.error);
 }
