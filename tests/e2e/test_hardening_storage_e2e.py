@@ -266,6 +266,39 @@ class CrossFilesystemTest(HardeningBase):
         self.assert_bits_error(c.close(sid, name), 403, E_ACCESSDENIED, sid)
 
 
+class ExpiredSessionCopyTest(HardeningBase):
+    """Item 11: removing an expired session deletes the copy a crash left beside its
+    destination."""
+
+    def test_the_sweep_deletes_an_expired_sessions_copy(self):
+        for state in ("receiving", "committing"):
+            with self.subTest(state=state):
+                srv, c = self.start(upload={"session_timeout_s": 60})
+                name = "sub/expired.bin"
+                data = PatternSource(20 * KIB, 611)
+                sid = self.upload_all(c, name, data)
+                os.makedirs(os.path.dirname(srv.file_path(name)), exist_ok=True)
+                with open(srv.file_path(name), "wb") as f:
+                    f.write(b"someone else's file")  # so a committing session cannot finish
+                srv.kill()
+                self.edit_metadata(srv, sid, state=state)
+                leftover = os.path.join(os.path.dirname(srv.file_path(name)), f".bitsd-{sid}.tmp")
+                with open(leftover, "wb") as f:
+                    f.write(b"partial copy" * 1000)
+                old = time.time() - 3600  # idle for an hour: past the 60 s timeout
+                for f in ("metadata.json", "data"):
+                    os.utime(os.path.join(session_dir(srv, sid), f), (old, old))
+                srv.start()
+                deadline = time.monotonic() + 10
+                while os.path.exists(session_dir(srv, sid)) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.assertFalse(os.path.exists(session_dir(srv, sid)), "session not expired")
+                self.assertFalse(os.path.exists(leftover), "the abandoned copy was left")
+                with open(srv.file_path(name), "rb") as f:
+                    self.assertEqual(f.read(), b"someone else's file")
+                srv.cleanup()
+
+
 class LateConflictTest(HardeningBase):
     """Item 4: a destination that cannot be a file any more at Close-Session: fatal 400."""
 
