@@ -368,6 +368,19 @@ class DiskFullTest(HardeningBase):
         r = c.fragment(sid, small.read(0, 4), 0, 4, name="filler.bin")
         self.assertTrue(r.is_session_not_found(), f"fragment after cancel:\n{r}")
 
+    def test_close_onto_a_full_destination_filesystem_keeps_the_bytes(self):
+        # The cross-filesystem copy runs out of space: the partial copy is deleted (the space
+        # comes back), the client gets the transient disk-full error, the bytes stay.
+        files = mount_tmpfs(self, 1 * MIB)
+        srv, c = self.start(fsync="durable", upload={"destination_dir": files})
+        name = "too-big.bin"
+        data = PatternSource(2 * MIB, 612)
+        sid = self.upload_all(c, name, data, fragment=MIB)
+        self.assert_bits_error(c.close(sid, name), 500, ERROR_DISK_FULL, sid)
+        self.assertEqual(os.listdir(files), [], "a partial copy was left in the destination")
+        self.assertEqual(os.path.getsize(os.path.join(session_dir(srv, sid), "data")), data.size)
+        self.assert_bits_error(c.close(sid, name), 500, ERROR_DISK_FULL, sid)  # still transient
+
     def test_close_on_a_full_disk_keeps_the_bytes(self):
         for across in (False, True):
             with self.subTest(destination_on_another_filesystem=across):
