@@ -41,6 +41,8 @@ row row_for(bits_errc e) noexcept {
         return {"chunked request bodies are not supported", bad_request};
     case bits_errc::bad_destination_path: return {"the URL does not name a safe file", bad_request};
     case bits_errc::destination_is_directory: return {"the URL names a directory", bad_request};
+    case bits_errc::destination_unusable:
+        return {"the destination can no longer be a file", bad_request};
     case bits_errc::incomplete_upload:
         return {"Close-Session before the whole file was received", bad_request};
     case bits_errc::malformed_request: return {"malformed HTTP request", bad_request};
@@ -48,6 +50,8 @@ row row_for(bits_errc e) noexcept {
     case bits_errc::bad_host: return {"HTTP/1.1 requires exactly one Host header", bad_request};
     case bits_errc::destination_exists:
         return {"the destination exists and overwrites are off", {403, e_accessdenied, context_server}};
+    case bits_errc::destination_is_link:
+        return {"a symbolic link at the destination", {403, e_accessdenied, context_server}};
     case bits_errc::fragment_too_large: return {"fragment larger than the server accepts", {413, 0, 0}};
     case bits_errc::unexpected_offset: return {"fragment does not start at the expected offset", {416, 0, 0}};
     case bits_errc::session_not_found:

@@ -26,6 +26,8 @@ enum class bits_errc {
     chunked_body_not_supported,
     bad_destination_path,
     destination_is_directory,
+    destination_unusable,  // at Close-Session: the destination can no longer be a file (a
+                           // parent became a file, a directory took the name); bytes kept
     incomplete_upload,  // Close-Session before every byte arrived; the bytes are kept
     malformed_request,  // not valid HTTP/1.x at all (the connection is closed after the answer)
     duplicate_header,   // a field that must appear once was sent twice: no "first one wins"
@@ -33,6 +35,7 @@ enum class bits_errc {
 
     // 403 + E_ACCESSDENIED (0x80070005): fatal. Never 409, which Windows retries forever.
     destination_exists,
+    destination_is_link,  // a symbolic link at the destination or on its way: never followed
 
     // 413, no BITS error: the client resends the same bytes in smaller fragments.
     fragment_too_large,

@@ -65,10 +65,21 @@ upload_service::upload_service(const config::settings& settings, storage::sessio
     }
 }
 
-std::filesystem::path upload_service::destination_of(const protocol::upload_location& where) const {
-    std::filesystem::path path = settings_.uploads[where.prefix_index].destination_dir;
-    for (const auto& segment : where.segments) path /= segment;
-    return path;
+storage::destination upload_service::destination_of(const protocol::upload_location& where) const {
+    return storage::destination{settings_.uploads[where.prefix_index].destination_dir, where.segments};
+}
+
+std::optional<storage::destination> upload_service::destination_of(
+    const storage::session_metadata& metadata, const config::upload_prefix** upload) const {
+    // Recomputed from what is trusted: the session's prefix as configured now, and its target
+    // mapped beneath that prefix by today's rules. metadata.destination is never read back
+    // for this: whoever can write a session's metadata.json could otherwise name any file.
+    const config::upload_prefix* prefix = prefix_named(metadata.url_prefix);
+    if (upload != nullptr) *upload = prefix;
+    if (prefix == nullptr) return std::nullopt;
+    const auto routed = protocol::route("BITS_POST", metadata.target, {metadata.url_prefix});
+    if (routed.error || routed.location.path != metadata.target) return std::nullopt;
+    return storage::destination{prefix->destination_dir, routed.location.segments};
 }
 
 const config::upload_prefix* upload_service::prefix_named(const std::string& url_prefix) const {
@@ -82,6 +93,15 @@ protocol::rejection upload_service::from_storage(const std::error_code& ec, cons
                                                  const std::optional<std::string>& session_id) const {
     if (ec == storage::storage_errc::session_not_found) return {bits_errc::session_not_found, {}};
     if (ec == storage::storage_errc::destination_exists) return {bits_errc::destination_exists, {}};
+    // Fatal for the client, bytes kept: a Windows client retries a 500 for days.
+    if (ec == storage::storage_errc::destination_unusable) {
+        spdlog::warn("{} {}: the destination can no longer be a file", what, session_id.value_or("-"));
+        return {bits_errc::destination_unusable, {}};
+    }
+    if (ec == storage::storage_errc::destination_symlink) {
+        spdlog::warn("{} {}: symbolic link at the destination refused", what, session_id.value_or("-"));
+        return {bits_errc::destination_is_link, {}};
+    }
     if (storage::is_disk_full(ec)) {
         spdlog::warn("{} {}: out of disk space", what, session_id.value_or("-"));
         return {bits_errc::disk_full, {}};
@@ -100,21 +120,21 @@ protocol::response upload_service::ping(const protocol::packet& ping) { return e
 
 protocol::response upload_service::create_session(const protocol::packet& create,
                                                   const protocol::upload_location& where) {
-    const std::filesystem::path destination = destination_of(where);
-    std::error_code status_ec;
-    const auto status = std::filesystem::status(destination, status_ec);
-    auto kind = std::filesystem::is_directory(status) ? protocol::destination_kind::directory
-                : std::filesystem::exists(status)     ? protocol::destination_kind::file
-                                                      : protocol::destination_kind::missing;
-    if (status_ec && status_ec != std::errc::no_such_file_or_directory) {
-        // Known before a byte is uploaded: the commit could never succeed.
-        if (status_ec == std::errc::not_a_directory || status_ec == std::errc::filename_too_long ||
-            status_ec == std::errc::too_many_symbolic_link_levels) {
-            kind = protocol::destination_kind::unusable;
-        } else {
-            return reject(from_storage(status_ec, "destination", create.session_id), create.sent_session_id);
-        }
+    const storage::destination destination = destination_of(where);
+    // Probed as the commit will resolve it: beneath destination_dir, no link followed.
+    storage::destination_status status = storage::destination_status::missing;
+    if (const auto ec = storage::probe_destination(destination, status)) {
+        return reject(from_storage(ec, "destination", create.session_id), create.sent_session_id);
     }
+    if (status == storage::destination_status::symlink) {
+        return reject(from_storage(storage::storage_errc::destination_symlink, "destination",
+                                   create.session_id),
+                      create.sent_session_id);
+    }
+    const auto kind = status == storage::destination_status::directory ? protocol::destination_kind::directory
+                      : status == storage::destination_status::file    ? protocol::destination_kind::file
+                      : status == storage::destination_status::unusable ? protocol::destination_kind::unusable
+                                                                        : protocol::destination_kind::missing;
     if (const auto ec = engine_.decide_create(create, kind, rules_[where.prefix_index])) {
         return reject({ec, {}}, create.sent_session_id);
     }
@@ -122,7 +142,7 @@ protocol::response upload_service::create_session(const protocol::packet& create
     metadata.id = new_session_id();
     metadata.url_prefix = prefixes_[where.prefix_index];
     metadata.target = where.path;
-    metadata.destination = destination.string();
+    metadata.destination = destination.joined().string();  // for logs and tools only
     metadata.created_unix = now_unix();
     if (const auto ec = store_.create(metadata)) {
         return reject(from_storage(ec, "create", metadata.id), create.sent_session_id);
@@ -163,13 +183,21 @@ protocol::response upload_service::close_session(const protocol::packet& close,
     const auto action = engine_.decide_close(view);
     if (!action) return reject(action.failure, close.sent_session_id);
     if (*action.value == protocol::close_action::commit) {
-        const auto& rules = rules_[where.prefix_index];
-        if (const auto ec = store_.commit(*close.session_id, info.value->metadata.destination,
-                                          rules.allow_overwrites)) {
+        const config::upload_prefix* upload = nullptr;
+        const auto destination = destination_of(info.value->metadata, &upload);
+        if (!destination) {
+            // The session's prefix left the configuration, or its target no longer maps under
+            // it: there is no trusted place to deliver to. Refused; the session is kept.
+            spdlog::warn("session {}: prefix {} or target {} no longer maps to a destination; "
+                         "Close-Session refused",
+                         *close.session_id, info.value->metadata.url_prefix, info.value->metadata.target);
+            return reject({bits_errc::destination_unusable, {}}, close.sent_session_id);
+        }
+        if (const auto ec = store_.commit(*close.session_id, *destination, upload->allow_overwrites)) {
             return reject(from_storage(ec, "commit", close.session_id), close.sent_session_id);
         }
         spdlog::info("session {} closed: {} bytes committed to {}", *close.session_id,
-                     info.value->received, info.value->metadata.destination);
+                     info.value->received, destination->joined().string());
     }
     return engine_.ack(close);
 }
@@ -248,22 +276,39 @@ std::size_t upload_service::sweep(std::int64_t now) {
         if (!locks_.try_lock(id)) continue;
         storage::session_info current;
         if (!store_.info(id, current)) {
-            const auto* upload = prefix_named(current.metadata.url_prefix);
+            const config::upload_prefix* upload = nullptr;
+            const auto destination = destination_of(current.metadata, &upload);
+            const std::uint64_t timeout =
+                upload ? upload->session_timeout_s : config::upload_prefix{}.session_timeout_s;
+            const bool expired = protocol::is_expired(current.last_activity_unix, now, timeout);
+            bool remove = expired;
             if (current.metadata.state == storage::session_state::committing) {
                 // Close-Session was received but a crash interrupted the commit: finish it,
-                // however long the daemon was down (the client was told nothing yet).
-                const auto ec = store_.commit(id, current.metadata.destination,
-                                              upload ? upload->allow_overwrites : false);
-                if (ec) spdlog::error("session {}: finishing commit failed: {}", id, ec.message());
-                else spdlog::info("session {}: interrupted commit finished", id);
-            } else {
-                const std::uint64_t timeout =
-                    upload ? upload->session_timeout_s : config::upload_prefix{}.session_timeout_s;
-                if (protocol::is_expired(current.last_activity_unix, now, timeout) && !store_.remove(id)) {
-                    ++removed;
-                    spdlog::info("session {} expired after {} s idle: removed", id,
-                                 now - current.last_activity_unix);
+                // however long the daemon was down (the client was told nothing yet). Only a
+                // commit that cannot be finished and has seen no activity for the timeout is
+                // given up, and its temporary copy (if any) goes with it.
+                std::error_code ec = bits_errc::destination_unusable;
+                if (destination) ec = store_.commit(id, *destination, upload->allow_overwrites);
+                if (!ec) {
+                    spdlog::info("session {}: interrupted commit finished", id);
+                    remove = false;
+                } else {
+                    spdlog::error("session {}: finishing commit to {} failed: {}{}", id,
+                                  current.metadata.target, ec.message(),
+                                  expired ? "; given up" : "");
                 }
+            }
+            if (remove && !destination &&
+                current.metadata.state == storage::session_state::committing) {
+                spdlog::warn("session {}: prefix {} is no longer configured; a temporary copy a "
+                             "crash may have left beside its old destination ({}) is not cleaned",
+                             id, current.metadata.url_prefix,
+                             storage::temporary_name(id));
+            }
+            if (remove && !store_.remove(id, destination ? &*destination : nullptr)) {
+                ++removed;
+                spdlog::info("session {} expired after {} s idle: removed", id,
+                             now - current.last_activity_unix);
             }
         }
         locks_.unlock(id);

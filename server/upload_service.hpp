@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,7 +63,9 @@ private:
     protocol::outcome<storage::session_info> find(const protocol::packet& request,
                                                   const protocol::upload_location& where,
                                                   protocol::session_view& view);
-    std::filesystem::path destination_of(const protocol::upload_location& where) const;
+    storage::destination destination_of(const protocol::upload_location& where) const;
+    std::optional<storage::destination> destination_of(const storage::session_metadata& metadata,
+                                                       const config::upload_prefix** upload) const;
     const config::upload_prefix* prefix_named(const std::string& url_prefix) const;
     protocol::rejection from_storage(const std::error_code& ec, const char* what,
                                      const std::optional<std::string>& session_id) const;

@@ -1,5 +1,6 @@
 #include "storage/filesystem_store.hpp"
 
+#include "storage/destination_resolver.hpp"
 #include "storage/error_guard.hpp"
 #include "storage/filesystem_appender.hpp"
 #include "storage/metadata_codec.hpp"
@@ -63,20 +64,21 @@ std::error_code read_whole(const fs::path& path, std::string& out, platform::fil
 }
 
 // True when both names hold the same bytes: the same file (a link left by an interrupted
-// link+unlink move) or an identical copy (an interrupted cross-filesystem move).
-std::error_code same_content(const fs::path& a, const fs::path& b, bool& same) {
+// link+unlink move) or an identical copy (an interrupted cross-filesystem move). Neither name
+// is followed if it is a symbolic link.
+std::error_code same_content(const fs::path& a, platform::at b, bool& same) {
     same = false;
     std::error_code ec;
-    if (fs::equivalent(a, b, ec) && !ec) {
-        same = true;
-        return {};
-    }
     platform::file_handle fa = platform::open_file(a, platform::open_mode::read, ec);
     if (ec) return ec;
     platform::file_handle fb = platform::open_file(b, platform::open_mode::read, ec);
     if (ec) return ec;
     platform::file_status sa, sb;
     if ((ec = platform::status_of(fa, sa)) || (ec = platform::status_of(fb, sb))) return ec;
+    if (sa.device == sb.device && sa.inode == sb.inode) {
+        same = true;
+        return {};
+    }
     if (sa.size != sb.size) return {};
     std::vector<char> ba(64 * 1024), bb(64 * 1024);
     for (;;) {
@@ -320,25 +322,26 @@ std::unique_ptr<appender> filesystem_store::open_append(std::string_view id, std
 // ---------------------------------------------------------------------------------------------
 // commit
 
-std::error_code filesystem_store::commit(std::string_view id, const fs::path& destination,
+std::error_code filesystem_store::commit(std::string_view id, const destination& to,
                                          bool overwrite) {
     return guarded([&] {
         location where;
         if (!locate(id, where)) return make_error_code(storage_errc::session_not_found);
-        return do_commit(where, destination, overwrite);
+        return do_commit(where, to, overwrite);
     });
 }
 
-std::error_code filesystem_store::do_commit(const location& where, const fs::path& destination,
+std::error_code filesystem_store::do_commit(const location& where, const destination& to,
                                             bool overwrite) {
-    if (destination.empty() || !destination.has_filename()) {
-        return std::make_error_code(std::errc::invalid_argument);
-    }
+    if (!to.valid()) return std::make_error_code(std::errc::invalid_argument);
     session_info info;
     std::error_code ec = read_session(where, info);
     if (ec) return ec;
     const session_metadata original = info.metadata;
-    const bool same = same_destination(original.destination, destination);
+    // Recorded for logs and tools, and compared below; never used to reach the file system:
+    // the caller recomputes `to` from what it trusts.
+    const std::string joined = to.joined().string();
+    const bool same = same_destination(original.destination, joined);
 
     switch (original.state) {
     case session_state::cancelled: return make_error_code(storage_errc::wrong_state);
@@ -359,60 +362,87 @@ std::error_code filesystem_store::do_commit(const location& where, const fs::pat
     if (resumed && !data_present) {
         // The move completed before an interruption: only the bookkeeping is left.
         if (!same) return make_error_code(storage_errc::wrong_state);
-        if ((ec = sync_directory(parent_or_current(destination)))) return ec;
-        return finish_commit(where, original, destination);
+        platform::file_handle parent = open_destination_parent(to, false, false, ec);
+        if (ec) return destination_error(ec);
+        if ((ec = sync_directory(parent))) return ec;
+        return finish_commit(where, original, joined);
     }
 
-    // Everything below either completes or puts the session back to `receiving` with its bytes.
+    // Everything below either completes or puts the session back to `receiving` with its bytes
+    // and without a temporary copy beside the destination.
+    platform::file_handle parent;
+    const std::string temp = temporary_name(where.id);
+    bool intent_written = false;
     const auto roll_back = [&](std::error_code failure) {
-        session_metadata restored = original;
-        restored.state = session_state::receiving;
-        (void)write_metadata(where.dir, restored);
+        if (parent.is_open()) (void)platform::remove_file(platform::at{&parent, temp});
+        if (intent_written || original.state != session_state::receiving) {
+            session_metadata restored = original;
+            restored.state = session_state::receiving;
+            (void)write_metadata(where.dir, restored);
+        }
         return failure;
     };
 
-    // (1) Persist the intent, so a crash after the move is finished, not lost.
+    // (1) Persist the intent, so a crash after the move is finished, not lost. A resumed commit
+    // to the same place has it already (and rewriting it would count as activity, so a commit
+    // that keeps failing would never expire).
     session_metadata committing = original;
     committing.state = session_state::committing;
-    committing.destination = destination.string();
-    if ((ec = write_metadata(where.dir, committing))) return roll_back(ec);
-
-    // (2) Parent directories.
-    if (destination.has_parent_path() && (ec = create_directories(destination.parent_path()))) {
-        return roll_back(ec);
+    committing.destination = joined;
+    if (!(resumed && same)) {
+        if ((ec = write_metadata(where.dir, committing))) return roll_back(ec);
+        intent_written = true;
     }
+
+    // (2) The directory that holds the name, created where missing, reached without
+    // following a link; and the name itself, which must not be a link or a directory.
+    parent = open_destination_parent(to, true, policy_ == fsync_policy::durable, ec);
+    if (ec) return roll_back(destination_error(ec));
+    bool exists = false;
+    if ((ec = check_final_name(parent, to.names.back(), exists))) return roll_back(destination_error(ec));
 
     // (3) The bytes.
     bool delivered = false;
-    ec = move_data(data, destination, overwrite, resumed, delivered);
+    ec = move_data(data, parent, to.names.back(), temp, overwrite, resumed, delivered);
     if (ec) {
         // Delivered but not cleaned up: stay `committing`; commit() again finishes.
         return delivered ? ec : roll_back(ec);
     }
 
     // (4) The destination's new name.
-    if ((ec = sync_directory(parent_or_current(destination)))) return ec;
+    if ((ec = sync_directory(parent))) return ec;
 
     // (5) Done: the session stays as a tombstone.
-    return finish_commit(where, committing, destination);
+    return finish_commit(where, committing, joined);
+}
+
+std::error_code filesystem_store::sync_directory(const platform::file_handle& dir) const {
+    if (policy_ != fsync_policy::durable) return {};
+    return platform::sync_directory(dir);
 }
 
 std::error_code filesystem_store::finish_commit(const location& where, session_metadata metadata,
-                                                const fs::path& destination) {
+                                                const std::string& destination) {
     metadata.state = session_state::closed;
-    metadata.destination = destination.string();
+    metadata.destination = destination;
     return write_metadata(where.dir, metadata);
 }
 
-std::error_code filesystem_store::move_data(const fs::path& data, const fs::path& destination,
+std::error_code filesystem_store::move_data(const fs::path& data, const platform::file_handle& parent,
+                                            const std::string& name, const std::string& temp,
                                             bool overwrite, bool resumed, bool& delivered) const {
     delivered = false;
+    const platform::at target{&parent, name};
     // After an interrupted commit the destination may already hold our bytes (a link or a copy
     // whose source was not yet unlinked): then the move is done and only `data` must go.
+    // Otherwise the name is taken: by a file (destination_exists), or by what can never be
+    // replaced by one.
     const auto finish_if_ours = [&]() -> std::error_code {
+        bool exists = false;
+        std::error_code ec = check_final_name(parent, name, exists);
+        if (ec) return destination_error(ec);
         bool same = false;
-        std::error_code ec;
-        if (resumed && !(ec = same_content(data, destination, same)) && same) {
+        if (resumed && exists && !(ec = same_content(data, target, same)) && same) {
             delivered = true;
             ec = platform::remove_file(data);
             return is_missing(ec) ? std::error_code{} : ec;
@@ -420,41 +450,44 @@ std::error_code filesystem_store::move_data(const fs::path& data, const fs::path
         return make_error_code(storage_errc::destination_exists);
     };
 
-    std::error_code ec = overwrite ? platform::rename_replace(data, destination)
-                                   : platform::rename_no_replace(data, destination);
+    std::error_code ec = overwrite ? platform::rename_replace(platform::at{nullptr, data}, target)
+                                   : platform::rename_no_replace(platform::at{nullptr, data}, target);
     if (!ec) {
         delivered = true;
         return {};
     }
-    if (ec == std::errc::file_exists) return finish_if_ours();
-    if (ec != std::errc::cross_device_link) return ec;
+    if (ec == std::errc::file_exists && !overwrite) return finish_if_ours();
+    if (ec != std::errc::cross_device_link) return destination_error(ec);
 
     // Another filesystem: copy. Refuse early rather than after copying gigabytes.
-    if (!overwrite && fs::exists(destination, ec)) return finish_if_ours();
-    if ((ec = copy_across(data, destination, overwrite))) {
-        return ec == std::errc::file_exists ? finish_if_ours() : ec;
+    if (!overwrite) {
+        platform::entry_type type = platform::entry_type::missing;
+        if ((ec = platform::type_of(target, type))) return ec;
+        if (type != platform::entry_type::missing) return finish_if_ours();
+    }
+    if ((ec = copy_across(data, parent, name, temp, overwrite))) {
+        return ec == std::errc::file_exists && !overwrite ? finish_if_ours() : destination_error(ec);
     }
     delivered = true;
     ec = platform::remove_file(data);
     return is_missing(ec) ? std::error_code{} : ec;
 }
 
-std::error_code filesystem_store::copy_across(const fs::path& data, const fs::path& destination,
+std::error_code filesystem_store::copy_across(const fs::path& data, const platform::file_handle& parent,
+                                              const std::string& name, const std::string& temp,
                                               bool overwrite) const {
     // The copy is built under a hidden name beside the destination, then renamed into place,
-    // so readers of the destination never see a partial file. The name carries the session id
-    // (the name of data's directory): two sessions committing to one destination at once must
-    // never write into the same temporary file.
-    const fs::path temp = parent_or_current(destination) /
-                          ("." + destination.filename().string() + "." +
-                           data.parent_path().filename().string() + ".bitsd-tmp");
+    // so readers of the destination never see a partial file. The name is the session's own
+    // (temporary_name): fixed length, so a 255-byte file name still fits, and never shared by
+    // two sessions committing to one destination at once.
+    const platform::at temp_at{&parent, temp};
     std::error_code ec;
     {
         platform::file_handle source = platform::open_file(data, platform::open_mode::read, ec);
         if (ec) return ec;
         // Left over from a crash of this same session's commit (it holds the session lock).
-        (void)platform::remove_file(temp);
-        platform::file_handle target = platform::open_file(temp, platform::open_mode::create_new, ec);
+        (void)platform::remove_file(temp_at);
+        platform::file_handle target = platform::open_file(temp_at, platform::open_mode::create_new, ec);
         if (ec) return ec;
         std::vector<char> buffer(copy_buffer_size);
         for (;;) {
@@ -469,10 +502,10 @@ std::error_code filesystem_store::copy_across(const fs::path& data, const fs::pa
         if (!ec) ec = closed;
     }
     if (!ec) {
-        ec = overwrite ? platform::rename_replace(temp, destination)
-                       : platform::rename_no_replace(temp, destination);
+        const platform::at to{&parent, name};
+        ec = overwrite ? platform::rename_replace(temp_at, to) : platform::rename_no_replace(temp_at, to);
     }
-    if (ec) (void)platform::remove_file(temp);
+    if (ec) (void)platform::remove_file(temp_at);
     return ec;
 }
 
@@ -500,36 +533,53 @@ std::error_code filesystem_store::do_cancel(const location& where) {
         ec = platform::status_of(data, status);
         if (ec && !is_missing(ec)) return ec;
         if (ec) {
-            // The move already happened: the file is delivered, exactly as if closed.
-            if ((ec = sync_directory(parent_or_current(metadata.destination)))) return ec;
+            // The move already happened: the file is delivered, exactly as if closed. (Its
+            // directory is synced by the commit that finishes it; the recorded destination is
+            // never used to reach the file system.)
             return finish_commit(where, metadata, metadata.destination);
         }
-    }
-
-    // State first, then the bytes: a crash in between leaves a cancelled session with stray
-    // bytes (removed by the next cancel or remove), never a receiving one without them.
-    if (metadata.state != session_state::cancelled) {
+        // Not a client's Cancel (the engine lets Cancel reach only receiving sessions). State
+        // first, then the bytes: without bytes a `committing` session would count as delivered.
         metadata.state = session_state::cancelled;
         if ((ec = write_metadata(where.dir, metadata))) return ec;
+        ec = platform::remove_file(data);
+        if (ec && !is_missing(ec)) return ec;
+        return sync_directory(where.dir);
     }
+
+    // The bytes first, then the tombstone: on a full disk the tombstone may not fit, and a
+    // client must still be able to give the space back. If writing the tombstone fails, the
+    // session stays `receiving` with no bytes, which is harmless: its received length is 0, so
+    // a Close-Session with a recorded total answers "incomplete" and never commits, a Fragment
+    // must start at 0 again, a repeated Cancel cancels it again, and the sweep expires it like
+    // any idle session. (Only a session that never received a byte and never recorded a total
+    // could still be committed, as the empty file it already was.)
     ec = platform::remove_file(data);
     if (ec && !is_missing(ec)) return ec;
-    return sync_directory(where.dir);
+    if (metadata.state != session_state::cancelled) {
+        metadata.state = session_state::cancelled;
+        if (!write_metadata(where.dir, metadata)) return {};  // it synced the directory too
+    }
+    (void)sync_directory(where.dir);  // the unlink; a failure here cannot bring the bytes back
+    return {};
 }
 
-std::error_code filesystem_store::remove(std::string_view id) {
+std::error_code filesystem_store::remove(std::string_view id, const destination* to) {
     return guarded([&] {
         location where;
         if (!locate(id, where)) return make_error_code(storage_errc::session_not_found);
-        return do_remove(where);
+        return do_remove(where, to);
     });
 }
 
-std::error_code filesystem_store::do_remove(const location& where) {
+std::error_code filesystem_store::do_remove(const location& where, const destination* to) {
     std::error_code ec;
     if (!fs::exists(where.dir, ec)) {
         return ec && !is_missing(ec) ? ec : make_error_code(storage_errc::session_not_found);
     }
+    // An abandoned copy first: if deleting it fails, the session stays, and so does the only
+    // way to find the copy again (its id).
+    if (to != nullptr && (ec = discard_temporary(*to, where.id))) return ec;
     // Rename first so the session disappears at once; deleting the files can then take its
     // time (and a crash halfway leaves junk that list() ignores, not half a session). Callers
     // hold the session's lock, so no appender has `data` open.

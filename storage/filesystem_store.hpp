@@ -7,6 +7,7 @@
 // <ID> is the upper-case braced GUID, <shard> its first two hex digits in lower case. The
 // received length is always the size of `data`: metadata never claims bytes.
 
+#include "storage/platform_file.hpp"
 #include "storage/session_store.hpp"
 
 #include <filesystem>
@@ -27,10 +28,9 @@ public:
     std::error_code update(const session_metadata& metadata) override;
     std::unique_ptr<appender> open_append(std::string_view id, std::uint64_t offset,
                                           std::error_code& ec) override;
-    std::error_code commit(std::string_view id, const std::filesystem::path& destination,
-                           bool overwrite) override;
+    std::error_code commit(std::string_view id, const destination& to, bool overwrite) override;
     std::error_code cancel(std::string_view id) override;
-    std::error_code remove(std::string_view id) override;
+    std::error_code remove(std::string_view id, const destination* to) override;
     std::error_code list(const std::function<void(const session_info&)>& visit) override;
 
     // Where a session lives (for tests and tools). Empty for an invalid id.
@@ -50,20 +50,21 @@ private:
                                    const session_metadata& metadata) const;
     std::error_code write_new_file(const std::filesystem::path& path, const std::string& bytes) const;
     std::error_code sync_directory(const std::filesystem::path& dir) const;
+    std::error_code sync_directory(const platform::file_handle& dir) const;
     std::error_code create_directories(const std::filesystem::path& dir) const;
 
     std::error_code do_create(const session_metadata& metadata);
-    std::error_code do_commit(const location& where, const std::filesystem::path& destination,
-                              bool overwrite);
+    std::error_code do_commit(const location& where, const destination& to, bool overwrite);
     std::error_code finish_commit(const location& where, session_metadata metadata,
-                                  const std::filesystem::path& destination);
-    std::error_code move_data(const std::filesystem::path& data,
-                              const std::filesystem::path& destination, bool overwrite,
+                                  const std::string& destination);
+    std::error_code move_data(const std::filesystem::path& data, const platform::file_handle& parent,
+                              const std::string& name, const std::string& temp, bool overwrite,
                               bool resumed, bool& delivered) const;
-    std::error_code copy_across(const std::filesystem::path& data,
-                                const std::filesystem::path& destination, bool overwrite) const;
+    std::error_code copy_across(const std::filesystem::path& data, const platform::file_handle& parent,
+                                const std::string& name, const std::string& temp,
+                                bool overwrite) const;
     std::error_code do_cancel(const location& where);
-    std::error_code do_remove(const location& where);
+    std::error_code do_remove(const location& where, const destination* to);
     std::error_code do_list(const std::function<void(const session_info&)>& visit);
 
     std::filesystem::path root_;

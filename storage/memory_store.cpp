@@ -1,12 +1,13 @@
 #include "storage/memory_store.hpp"
 
+#include "storage/destination_resolver.hpp"
 #include "storage/error_guard.hpp"
+#include "storage/platform_file.hpp"
 #include "storage/session_id.hpp"
 #include "storage/storage_error.hpp"
 
 #include <ctime>
 #include <exception>
-#include <fstream>
 #include <utility>
 #include <vector>
 
@@ -48,32 +49,36 @@ bool same_destination(const std::string& recorded, const fs::path& destination) 
     return fs::path(recorded).lexically_normal() == destination.lexically_normal();
 }
 
-// Writes the bytes under a hidden temporary name and renames it into place, as the filesystem
-// store's cross-device path does, so a reader never sees a partial file.
-std::error_code deliver(const std::string& bytes, const fs::path& destination, bool overwrite) {
+// Writes the bytes under the session's hidden temporary name and renames it into place, as the
+// filesystem store's cross-device path does (a reader never sees a partial file), resolving the
+// destination the same way: no link followed, a link or a directory at the name refused.
+std::error_code deliver(const std::string& bytes, const destination& to, const std::string& id,
+                        bool overwrite) {
     std::error_code ec;
-    if (destination.has_parent_path()) {
-        fs::create_directories(destination.parent_path(), ec);
-        if (ec) return ec;
-    }
-    // Check-then-rename: racy against other writers of the destination, fine for a test store.
-    if (!overwrite && fs::exists(destination, ec)) return make_error_code(storage_errc::destination_exists);
-    const fs::path temp = destination.parent_path() / ("." + destination.filename().string() + ".bitsd-tmp");
+    platform::file_handle parent = open_destination_parent(to, true, false, ec);
+    if (ec) return destination_error(ec);
+    bool exists = false;
+    if ((ec = check_final_name(parent, to.names.back(), exists))) return destination_error(ec);
+    if (exists && !overwrite) return make_error_code(storage_errc::destination_exists);
+    const std::string temp = temporary_name(id);
+    const platform::at temp_at{&parent, temp};
+    (void)platform::remove_file(temp_at);
     {
-        std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        out.close();
-        if (!out) {
-            fs::remove(temp, ec);
-            return std::make_error_code(std::errc::io_error);
-        }
+        platform::file_handle out = platform::open_file(temp_at, platform::open_mode::create_new, ec);
+        if (ec) return destination_error(ec);
+        std::size_t written = 0;
+        ec = platform::write_all(out, bytes.data(), bytes.size(), written);
+        const std::error_code closed = out.close();
+        if (!ec) ec = closed;
     }
-    fs::rename(temp, destination, ec);
-    if (ec) {
-        std::error_code ignored;
-        fs::remove(temp, ignored);
+    if (!ec) {
+        const platform::at target{&parent, to.names.back()};
+        ec = overwrite ? platform::rename_replace(temp_at, target)
+                       : platform::rename_no_replace(temp_at, target);
+        if (ec == std::errc::file_exists && !overwrite) ec = make_error_code(storage_errc::destination_exists);
     }
-    return ec;
+    if (ec) (void)platform::remove_file(temp_at);
+    return destination_error(ec);
 }
 
 }  // namespace
@@ -160,18 +165,17 @@ std::unique_ptr<appender> memory_store::open_append(std::string_view id, std::ui
     return result;
 }
 
-std::error_code memory_store::commit(std::string_view id, const fs::path& destination, bool overwrite) {
+std::error_code memory_store::commit(std::string_view id, const destination& to, bool overwrite) {
     return guarded([&] {
-        if (destination.empty() || !destination.has_filename()) {
-            return std::make_error_code(std::errc::invalid_argument);
-        }
+        if (!to.valid()) return std::make_error_code(std::errc::invalid_argument);
         const auto key = normalize_session_id(id);
         if (!key) return make_error_code(storage_errc::session_not_found);
         // Held across the file write: this store is for tests, simplicity beats parallelism.
         const std::lock_guard<std::mutex> lock(state_->mutex);
         const auto r = find(*key);
         if (!r) return make_error_code(storage_errc::session_not_found);
-        const bool same = same_destination(r->metadata.destination, destination);
+        const fs::path joined = to.joined();
+        const bool same = same_destination(r->metadata.destination, joined);
         switch (r->metadata.state) {
         case session_state::cancelled: return make_error_code(storage_errc::wrong_state);
         case session_state::closed: return same ? std::error_code{} : make_error_code(storage_errc::wrong_state);
@@ -184,7 +188,7 @@ std::error_code memory_store::commit(std::string_view id, const fs::path& destin
             break;
         case session_state::receiving: break;
         }
-        const std::error_code ec = deliver(r->data, destination, overwrite);
+        const std::error_code ec = deliver(r->data, to, *key, overwrite);
         if (ec) {
             r->metadata.state = session_state::receiving;  // bytes kept; nothing changed
             return ec;
@@ -193,7 +197,7 @@ std::error_code memory_store::commit(std::string_view id, const fs::path& destin
         r->data.shrink_to_fit();
         r->data_present = false;
         r->metadata.state = session_state::closed;
-        r->metadata.destination = destination.string();
+        r->metadata.destination = joined.string();
         r->last_activity_unix = now_unix();
         return std::error_code{};
     });
@@ -220,13 +224,16 @@ std::error_code memory_store::cancel(std::string_view id) {
     });
 }
 
-std::error_code memory_store::remove(std::string_view id) {
+std::error_code memory_store::remove(std::string_view id, const destination* to) {
     return guarded([&] {
         const auto key = normalize_session_id(id);
         if (!key) return make_error_code(storage_errc::session_not_found);
         const std::lock_guard<std::mutex> lock(state_->mutex);
         const auto it = state_->sessions.find(*key);
         if (it == state_->sessions.end()) return make_error_code(storage_errc::session_not_found);
+        if (to != nullptr) {
+            if (const auto ec = discard_temporary(*to, *key)) return ec;
+        }
         it->second->data_present = false;  // a live appender's writes go nowhere now
         state_->sessions.erase(it);
         return std::error_code{};

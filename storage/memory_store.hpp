@@ -20,10 +20,9 @@ public:
     std::error_code update(const session_metadata& metadata) override;
     std::unique_ptr<appender> open_append(std::string_view id, std::uint64_t offset,
                                           std::error_code& ec) override;
-    std::error_code commit(std::string_view id, const std::filesystem::path& destination,
-                           bool overwrite) override;
+    std::error_code commit(std::string_view id, const destination& to, bool overwrite) override;
     std::error_code cancel(std::string_view id) override;
-    std::error_code remove(std::string_view id) override;
+    std::error_code remove(std::string_view id, const destination* to) override;
     std::error_code list(const std::function<void(const session_info&)>& visit) override;
 
     // One session's state; appenders share it with the map, so a removed session's appender

@@ -1,8 +1,10 @@
 #pragma once
 // The few operating-system file calls the filesystem store needs that std::filesystem does not
-// offer: appending, syncing data and directories, no-replace renames, stat with mtime. Kept in
-// one place so a Windows counterpart (FlushFileBuffers, MoveFileEx without REPLACE_EXISTING)
-// can sit beside platform_file_posix.cpp.
+// offer: appending, syncing data and directories, no-replace renames, stat with mtime, and
+// names resolved beneath an open directory without following symbolic links. Kept in one place
+// so a Windows counterpart (FlushFileBuffers, MoveFileEx without REPLACE_EXISTING, NtCreateFile
+// relative to a directory handle with FILE_OPEN_REPARSE_POINT) can sit beside
+// platform_file_posix.cpp.
 //
 // Every function reports failures as std::error_code (system_category for OS errors) and never
 // throws, except that building a native path string may throw std::bad_alloc.
@@ -10,7 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <system_error>
+#include <vector>
 
 namespace bitsd::storage::platform {
 
@@ -41,7 +45,43 @@ enum class open_mode {
     create_truncate,  // write; created or emptied
 };
 
+// Never follows a symbolic link at the final name (O_NOFOLLOW: errc::too_many_symbolic_link_levels):
+// a link planted where a session file or a destination belongs must not redirect the write.
 file_handle open_file(const std::filesystem::path& path, open_mode mode, std::error_code& ec);
+
+// A name relative to an open directory, for the *_at calls below. `dir` null means "relative
+// to the working directory", i.e. `name` is used as an ordinary path.
+struct at {
+    const file_handle* dir;
+    const std::filesystem::path& name;
+};
+
+// open_file relative to a directory; the final name is never followed either.
+file_handle open_file(at where, open_mode mode, std::error_code& ec);
+
+// Opens a directory (following links: used for trusted roots such as a configured
+// destination_dir).
+file_handle open_directory(const std::filesystem::path& path, std::error_code& ec);
+
+// How open_directory_beneath resolves: openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS
+// where the kernel has it, one O_NOFOLLOW | O_DIRECTORY openat per name otherwise (and always
+// with `per_name`, which tests use to exercise the fallback).
+enum class resolution { automatic, per_name };
+
+// Opens the directory `names` (each one plain name: no '/', not "." or "..") beneath `root`
+// without following a symbolic link anywhere and without leaving `root`. No names opens `root`
+// again. Errors: errc::too_many_symbolic_link_levels when a name is a symbolic link,
+// errc::not_a_directory when it is something else than a directory, no_such_file_or_directory
+// when it is missing.
+file_handle open_directory_beneath(const file_handle& root, const std::vector<std::string>& names,
+                                   std::error_code& ec, resolution how = resolution::automatic);
+
+// mkdir(2) of one name in a directory (0777 and the umask). errc::file_exists if the name is taken.
+std::error_code make_directory(at where) noexcept;
+
+// What a name in a directory is, without following it.
+enum class entry_type { missing, regular, directory, symlink, other };
+std::error_code type_of(at where, entry_type& out) noexcept;
 
 // Writes all `size` bytes, resuming after partial writes and EINTR. `written` counts the bytes
 // that did reach the file, also on failure. ENOSPC/EDQUOT come back as storage_errc::disk_full.
@@ -59,13 +99,17 @@ std::error_code truncate_file(file_handle& file, std::uint64_t size) noexcept;
 std::error_code sync_all(file_handle& file) noexcept;
 // Makes the directory's entries (created, renamed, removed names) durable.
 std::error_code sync_directory(const std::filesystem::path& dir) noexcept;
+std::error_code sync_directory(const file_handle& dir) noexcept;
 
 struct file_status {
     std::uint64_t size = 0;
     std::int64_t mtime_unix = 0;  // seconds since the epoch
+    std::uint64_t device = 0;     // with `inode`: the same file under two names
+    std::uint64_t inode = 0;
 };
 std::error_code status_of(const file_handle& file, file_status& out) noexcept;
-// errc::no_such_file_or_directory when the path does not name anything.
+// errc::no_such_file_or_directory when the path does not name anything. A symbolic link at the
+// final name is reported as itself (lstat), never followed.
 std::error_code status_of(const std::filesystem::path& path, file_status& out) noexcept;
 
 // rename(2): replaces `to` if it exists. errc::cross_device_link when on another filesystem.
@@ -86,5 +130,12 @@ std::error_code link_no_replace(const std::filesystem::path& from,
 
 // unlink(2). errc::no_such_file_or_directory when already gone.
 std::error_code remove_file(const std::filesystem::path& path) noexcept;
+
+// The same moves and removal for names relative to open directories (no link is followed at
+// either final name: rename(2) and link(2) never follow them).
+std::error_code rename_replace(at from, at to) noexcept;
+std::error_code rename_no_replace(at from, at to) noexcept;
+std::error_code link_no_replace(at from, at to) noexcept;
+std::error_code remove_file(at where) noexcept;
 
 }  // namespace bitsd::storage::platform

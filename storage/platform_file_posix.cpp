@@ -15,6 +15,11 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#if defined(__linux__)
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#endif
+
 namespace bitsd::storage::platform {
 namespace {
 
@@ -43,6 +48,24 @@ int open_retrying(const char* path, int flags, mode_t mode) noexcept {
     return fd;
 }
 
+int openat_retrying(int dir, const char* path, int flags, mode_t mode) noexcept {
+    int fd;
+    do {
+        fd = ::openat(dir, path, flags, mode);
+    } while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+int dir_fd(at where) noexcept { return where.dir ? where.dir->native() : AT_FDCWD; }
+
+// One name, as open_directory_beneath expects it: never a path, never a way up.
+bool is_plain_name(const std::string& name) noexcept {
+    return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+           name.find('\0') == std::string::npos;
+}
+
+constexpr int directory_flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+
 }  // namespace
 
 file_handle::~file_handle() { (void)close(); }
@@ -68,7 +91,11 @@ std::error_code file_handle::close() noexcept {
 }
 
 file_handle open_file(const std::filesystem::path& path, open_mode mode, std::error_code& ec) {
-    int flags = O_CLOEXEC;
+    return open_file(at{nullptr, path}, mode, ec);
+}
+
+file_handle open_file(at where, open_mode mode, std::error_code& ec) {
+    int flags = O_CLOEXEC | O_NOFOLLOW;
     switch (mode) {
     case open_mode::read: flags |= O_RDONLY; break;
     case open_mode::append: flags |= O_WRONLY | O_APPEND | O_CREAT; break;
@@ -76,13 +103,111 @@ file_handle open_file(const std::filesystem::path& path, open_mode mode, std::er
     case open_mode::create_truncate: flags |= O_WRONLY | O_CREAT | O_TRUNC; break;
     }
     // 0666 and the process umask decide: delivered files must be readable by their consumers.
-    const int fd = open_retrying(path.c_str(), flags, 0666);
+    const int fd = openat_retrying(dir_fd(where), where.name.c_str(), flags, 0666);
     if (fd < 0) {
         ec = last_error();
         return file_handle{};
     }
     ec.clear();
     return file_handle{fd};
+}
+
+file_handle open_directory(const std::filesystem::path& path, std::error_code& ec) {
+    const int fd = open_retrying(path.empty() ? "." : path.c_str(), directory_flags, 0);
+    if (fd < 0) {
+        ec = last_error();
+        return file_handle{};
+    }
+    ec.clear();
+    return file_handle{fd};
+}
+
+file_handle open_directory_beneath(const file_handle& root, const std::vector<std::string>& names,
+                                   std::error_code& ec, resolution how) {
+    for (const auto& name : names) {
+        if (!is_plain_name(name)) {
+            ec = system_error_code(EINVAL);
+            return file_handle{};
+        }
+    }
+    if (names.empty()) {
+        const int fd = openat_retrying(root.native(), ".", directory_flags, 0);
+        ec = fd < 0 ? last_error() : std::error_code{};
+        return file_handle{fd};
+    }
+#if defined(__linux__) && defined(SYS_openat2) && defined(RESOLVE_BENEATH)
+    if (how == resolution::automatic) {
+        std::string joined;
+        for (const auto& name : names) {
+            if (!joined.empty()) joined += '/';
+            joined += name;
+        }
+        struct open_how request {};
+        request.flags = directory_flags;
+        request.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        long fd = -1;
+        // EAGAIN: the kernel saw a concurrent rename and could not vouch for the walk; bounded.
+        for (int attempt = 0; attempt < 8; ++attempt) {
+            fd = ::syscall(SYS_openat2, root.native(), joined.c_str(), &request, sizeof request);
+            if (fd >= 0 || (errno != EINTR && errno != EAGAIN)) break;
+        }
+        if (fd >= 0) {
+            ec.clear();
+            return file_handle{static_cast<int>(fd)};
+        }
+        // ENOSYS: a kernel before 5.6. EPERM: a seccomp filter that does not know the call
+        // (older container runtimes); the per-name walk below reports any real EPERM itself.
+        // ENAMETOOLONG: the joined names exceed PATH_MAX, one name at a time does not.
+        if (errno != ENOSYS && errno != EPERM && errno != ENAMETOOLONG) {
+            ec = last_error();
+            return file_handle{};
+        }
+    }
+#else
+    (void)how;
+#endif
+    // One name at a time, never following a link: O_NOFOLLOW refuses a link at each name and
+    // O_DIRECTORY anything that is not a directory.
+    file_handle current;
+    int parent = root.native();
+    for (const auto& name : names) {
+        const int fd = openat_retrying(parent, name.c_str(), directory_flags | O_NOFOLLOW, 0);
+        if (fd < 0) {
+            int error = errno;
+            struct stat st {};
+            // Some systems answer ENOTDIR for a link under O_DIRECTORY | O_NOFOLLOW: say ELOOP,
+            // as openat2 does, so callers can tell a link from a file.
+            if (error == ENOTDIR && ::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISLNK(st.st_mode)) {
+                error = ELOOP;
+            }
+            ec = system_error_code(error);
+            return file_handle{};
+        }
+        current = file_handle{fd};
+        parent = fd;
+    }
+    ec.clear();
+    return current;
+}
+
+std::error_code make_directory(at where) noexcept {
+    if (::mkdirat(dir_fd(where), where.name.c_str(), 0777) == 0) return {};
+    return last_error();
+}
+
+std::error_code type_of(at where, entry_type& out) noexcept {
+    struct stat st {};
+    if (::fstatat(dir_fd(where), where.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT) return last_error();
+        out = entry_type::missing;
+        return {};
+    }
+    out = S_ISREG(st.st_mode)   ? entry_type::regular
+          : S_ISDIR(st.st_mode) ? entry_type::directory
+          : S_ISLNK(st.st_mode) ? entry_type::symlink
+                                : entry_type::other;
+    return {};
 }
 
 std::error_code write_all(file_handle& file, const void* data, std::size_t size,
@@ -140,16 +265,21 @@ std::error_code sync_all(file_handle& file) noexcept {
 }
 
 std::error_code sync_directory(const std::filesystem::path& dir) noexcept {
-    const int fd = open_retrying(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    const int fd = open_retrying(dir.empty() ? "." : dir.c_str(), directory_flags, 0);
     if (fd < 0) return last_error();
     file_handle handle{fd};
-    if (::fsync(fd) != 0) {
+    if (const std::error_code ec = sync_directory(handle)) return ec;
+    return handle.close();
+}
+
+std::error_code sync_directory(const file_handle& dir) noexcept {
+    if (::fsync(dir.native()) != 0) {
         const int error = errno;
         // Some filesystems cannot fsync a directory at all; their entries are then as durable
         // as they will ever be, so this is not a failure of ours.
         if (error != EINVAL && error != ENOTSUP && error != EROFS) return system_error_code(error);
     }
-    return handle.close();
+    return {};
 }
 
 namespace {
@@ -158,6 +288,8 @@ file_status from_stat(const struct stat& st) noexcept {
     file_status out;
     out.size = static_cast<std::uint64_t>(st.st_size);
     out.mtime_unix = static_cast<std::int64_t>(st.st_mtime);
+    out.device = static_cast<std::uint64_t>(st.st_dev);
+    out.inode = static_cast<std::uint64_t>(st.st_ino);
     return out;
 }
 
@@ -172,21 +304,40 @@ std::error_code status_of(const file_handle& file, file_status& out) noexcept {
 
 std::error_code status_of(const std::filesystem::path& path, file_status& out) noexcept {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return last_error();
+    if (::lstat(path.c_str(), &st) != 0) return last_error();
     out = from_stat(st);
     return {};
 }
 
 std::error_code rename_replace(const std::filesystem::path& from,
                                const std::filesystem::path& to) noexcept {
-    if (::rename(from.c_str(), to.c_str()) == 0) return {};
-    return last_error();
+    return rename_replace(at{nullptr, from}, at{nullptr, to});
 }
 
 std::error_code rename_no_replace(const std::filesystem::path& from,
                                   const std::filesystem::path& to) noexcept {
+    return rename_no_replace(at{nullptr, from}, at{nullptr, to});
+}
+
+std::error_code link_no_replace(const std::filesystem::path& from,
+                                const std::filesystem::path& to) noexcept {
+    return link_no_replace(at{nullptr, from}, at{nullptr, to});
+}
+
+std::error_code remove_file(const std::filesystem::path& path) noexcept {
+    return remove_file(at{nullptr, path});
+}
+
+std::error_code rename_replace(at from, at to) noexcept {
+    if (::renameat(dir_fd(from), from.name.c_str(), dir_fd(to), to.name.c_str()) == 0) return {};
+    return last_error();
+}
+
+std::error_code rename_no_replace(at from, at to) noexcept {
 #if defined(__linux__) && defined(RENAME_NOREPLACE)
-    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return {};
+    if (::renameat2(dir_fd(from), from.name.c_str(), dir_fd(to), to.name.c_str(), RENAME_NOREPLACE) == 0) {
+        return {};
+    }
     const int error = errno;
     // Old kernels (ENOSYS) and filesystems without the flag (EINVAL) get the portable path.
     if (error != EINVAL && error != ENOSYS && error != ENOTSUP) return system_error_code(error);
@@ -194,14 +345,13 @@ std::error_code rename_no_replace(const std::filesystem::path& from,
     return link_no_replace(from, to);
 }
 
-std::error_code link_no_replace(const std::filesystem::path& from,
-                                const std::filesystem::path& to) noexcept {
-    if (::link(from.c_str(), to.c_str()) == 0) {
-        if (::unlink(from.c_str()) == 0) return {};
+std::error_code link_no_replace(at from, at to) noexcept {
+    if (::linkat(dir_fd(from), from.name.c_str(), dir_fd(to), to.name.c_str(), 0) == 0) {
+        if (::unlinkat(dir_fd(from), from.name.c_str(), 0) == 0) return {};
         const int error = errno;
         // Leave one name, not two: a caller that sees an error must be able to keep using
         // `from` without its writes showing up in the delivered file.
-        (void)::unlink(to.c_str());
+        (void)::unlinkat(dir_fd(to), to.name.c_str(), 0);
         return system_error_code(error);
     }
     const int error = errno;
@@ -211,13 +361,15 @@ std::error_code link_no_replace(const std::filesystem::path& from,
     }
     // No hard links here (FAT, some network filesystems): check, then rename.
     struct stat st {};
-    if (::lstat(to.c_str(), &st) == 0) return std::make_error_code(std::errc::file_exists);
+    if (::fstatat(dir_fd(to), to.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        return std::make_error_code(std::errc::file_exists);
+    }
     if (errno != ENOENT) return last_error();
     return rename_replace(from, to);
 }
 
-std::error_code remove_file(const std::filesystem::path& path) noexcept {
-    if (::unlink(path.c_str()) == 0) return {};
+std::error_code remove_file(at where) noexcept {
+    if (::unlinkat(dir_fd(where), where.name.c_str(), 0) == 0) return {};
     return last_error();
 }
 

@@ -6,6 +6,7 @@
 // Thread safety: every method may be called from any thread. Callers serialise operations on
 // one session id themselves (session_locks); operations on different sessions run in parallel.
 
+#include "storage/destination.hpp"
 #include "storage/session_record.hpp"
 
 #include <cstddef>
@@ -55,19 +56,26 @@ public:
     virtual std::unique_ptr<appender> open_append(std::string_view id, std::uint64_t offset,
                                                   std::error_code& ec) = 0;
 
-    // Moves the session's complete data to `destination` and leaves the session as a `closed`
+    // Moves the session's complete data to `to` and leaves the session as a `closed`
     // tombstone. Durable and resumable: state goes receiving -> committing -> closed, and a
     // commit interrupted by a crash is finished by calling commit() again (same destination).
-    // Creates missing parent directories of `destination`. With overwrite off and an existing
-    // destination: destination_exists, and nothing changes.
-    virtual std::error_code commit(std::string_view id, const std::filesystem::path& destination,
-                                   bool overwrite) = 0;
+    // Missing directories beneath to.root are created; no symbolic link is followed on the
+    // way or at the final name. Failures that leave the bytes in the session (state back to
+    // `receiving`, nothing delivered): destination_exists (overwrite off and a file is there),
+    // destination_symlink, destination_unusable (a parent is a file, a directory at the name,
+    // ...), disk_full. A cross-filesystem copy in progress lives beside the destination under
+    // a fixed name derived from the session id; every failure deletes it.
+    virtual std::error_code commit(std::string_view id, const destination& to, bool overwrite) = 0;
 
-    // Deletes the session's data and leaves a `cancelled` tombstone.
+    // Frees the session's bytes, then leaves a `cancelled` tombstone. If the tombstone cannot
+    // be written (a full disk) the bytes are gone all the same and this succeeds: a session
+    // without bytes is harmless (see the filesystem store).
     virtual std::error_code cancel(std::string_view id) = 0;
 
-    // Forgets the session entirely (data, metadata, tombstone).
-    virtual std::error_code remove(std::string_view id) = 0;
+    // Forgets the session entirely (data, metadata, tombstone). With `to` (where the session
+    // would commit, when the caller still knows it) a temporary copy an interrupted
+    // cross-filesystem commit left beside it is deleted first.
+    virtual std::error_code remove(std::string_view id, const destination* to) = 0;
 
     // Calls visit for every stored session (tombstones included). Sessions whose metadata
     // cannot be read are skipped and reported through the return value of the last failure.
@@ -80,7 +88,7 @@ std::unique_ptr<session_store> make_filesystem_store(const std::filesystem::path
                                                      fsync_policy policy, std::error_code& ec);
 
 // A store held in memory, for tests: same contract, nothing survives the process. Committed
-// files are written to the real filesystem at `destination` so callers can check them.
+// files are written to the real filesystem at the destination so callers can check them.
 std::unique_ptr<session_store> make_memory_store();
 
 }  // namespace bitsd::storage

@@ -19,6 +19,9 @@ public:
         case storage_errc::wrong_state: return "the session's state does not allow the operation";
         case storage_errc::corrupt_metadata: return "session metadata is unreadable";
         case storage_errc::disk_full: return "no space left on the storage device";
+        case storage_errc::destination_unusable: return "the destination cannot be a file";
+        case storage_errc::destination_symlink:
+            return "a symbolic link at the destination or on its way (never followed)";
         }
         return "unknown storage error";
     }

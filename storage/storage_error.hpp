@@ -15,6 +15,9 @@ enum class storage_errc {
     wrong_state,            // the session's state does not allow the operation
     corrupt_metadata,       // metadata unreadable; the session is skipped, never guessed
     disk_full,              // ENOSPC / EDQUOT: transient, nothing stored is lost
+    destination_unusable,   // the destination cannot be a file now (a parent is a file, a
+                            // directory at the name, a name too long): fatal, bytes kept
+    destination_symlink,    // a symbolic link at the destination or on its way: never followed
 };
 
 const std::error_category& storage_category() noexcept;

@@ -114,9 +114,9 @@ TEMPLATE_TEST_CASE("store: ids that are not GUIDs are never found", "[storage]",
         std::error_code ec;
         CHECK_FALSE(store->open_append(bad, 0, ec));
         CHECK(ec == storage_errc::session_not_found);
-        CHECK(store->commit(bad, dir / "out" / "f", true) == storage_errc::session_not_found);
+        CHECK(store->commit(bad, to(dir / "out" / "f"), true) == storage_errc::session_not_found);
         CHECK(store->cancel(bad) == storage_errc::session_not_found);
-        CHECK(store->remove(bad) == storage_errc::session_not_found);
+        CHECK(store->remove(bad, nullptr) == storage_errc::session_not_found);
         CHECK(store->update(make_metadata(bad)) == storage_errc::session_not_found);
         CHECK(store->create(make_metadata(bad)) == storage_errc::session_not_found);
     }
@@ -135,9 +135,9 @@ TEMPLATE_TEST_CASE("store: unknown ids are session_not_found", "[storage]", file
     CHECK_FALSE(store->open_append(id, 0, ec));
     CHECK(ec == storage_errc::session_not_found);
     CHECK(store->update(make_metadata(id)) == storage_errc::session_not_found);
-    CHECK(store->commit(id, dir / "f", true) == storage_errc::session_not_found);
+    CHECK(store->commit(id, to(dir / "f"), true) == storage_errc::session_not_found);
     CHECK(store->cancel(id) == storage_errc::session_not_found);
-    CHECK(store->remove(id) == storage_errc::session_not_found);
+    CHECK(store->remove(id, nullptr) == storage_errc::session_not_found);
 }
 
 TEMPLATE_TEST_CASE("store: appends accumulate and must start at the stored end", "[storage]",
@@ -165,7 +165,7 @@ TEMPLATE_TEST_CASE("store: appends accumulate and must start at the stored end",
     writer.reset();
     CHECK(info_of(*store, id).received == 26);
 
-    REQUIRE_FALSE(store->commit(id, dir / "out.bin", false));
+    REQUIRE_FALSE(store->commit(id, to(dir / "out.bin"), false));
     CHECK(read_file(dir / "out.bin") == "hello brave new worldabcde");
 }
 
@@ -192,7 +192,7 @@ TEMPLATE_TEST_CASE("store: commit delivers the bytes and closes the session", "[
     const std::string id = make_session(*store, 7, "payload");
     const fs::path destination = dir / "deep" / "er" / "down" / "file.bin";  // parents missing
 
-    REQUIRE_FALSE(store->commit(id, destination, false));
+    REQUIRE_FALSE(store->commit(id, to(destination), false));
     CHECK(read_file(destination) == "payload");
     session_info info = info_of(*store, id);
     CHECK(info.metadata.state == session_state::closed);
@@ -204,11 +204,11 @@ TEMPLATE_TEST_CASE("store: commit delivers the bytes and closes the session", "[
 
     // A repeated commit (a client repeating Close) succeeds and changes nothing...
     write_file(destination, "consumer changed it");
-    CHECK_FALSE(store->commit(id, destination, false));
-    CHECK_FALSE(store->commit(id, destination, true));
+    CHECK_FALSE(store->commit(id, to(destination), false));
+    CHECK_FALSE(store->commit(id, to(destination), true));
     CHECK(read_file(destination) == "consumer changed it");
     // ...but a commit elsewhere is not a repeat.
-    CHECK(store->commit(id, dir / "elsewhere.bin", true) == storage_errc::wrong_state);
+    CHECK(store->commit(id, to(dir / "elsewhere.bin"), true) == storage_errc::wrong_state);
     CHECK_FALSE(fs::exists(dir / "elsewhere.bin"));
     CHECK(info_of(*store, id).metadata.state == session_state::closed);
 }
@@ -221,7 +221,7 @@ TEMPLATE_TEST_CASE("store: commit never overwrites unless asked to", "[storage]"
     const fs::path destination = dir / "existing.bin";
     write_file(destination, "old");
 
-    CHECK(store->commit(id, destination, false) == storage_errc::destination_exists);
+    CHECK(store->commit(id, to(destination), false) == storage_errc::destination_exists);
     CHECK(read_file(destination) == "old");
     session_info info = info_of(*store, id);
     CHECK(info.metadata.state == session_state::receiving);
@@ -229,7 +229,7 @@ TEMPLATE_TEST_CASE("store: commit never overwrites unless asked to", "[storage]"
     // Nothing changed: the session still takes bytes where it left off.
     REQUIRE_FALSE(append(*store, id, 9, "!"));
 
-    REQUIRE_FALSE(store->commit(id, destination, true));
+    REQUIRE_FALSE(store->commit(id, to(destination), true));
     CHECK(read_file(destination) == "new bytes!");
     CHECK(info_of(*store, id).metadata.state == session_state::closed);
 }
@@ -240,7 +240,7 @@ TEMPLATE_TEST_CASE("store: a zero-byte upload commits to an empty file", "[stora
     auto store = TestType{}(dir.path());
     const std::string id = make_session(*store, 9);
     const fs::path destination = dir / "sub" / "empty.bin";
-    REQUIRE_FALSE(store->commit(id, destination, false));
+    REQUIRE_FALSE(store->commit(id, to(destination), false));
     REQUIRE(fs::is_regular_file(destination));
     CHECK(fs::file_size(destination) == 0);
     CHECK(info_of(*store, id).metadata.state == session_state::closed);
@@ -253,12 +253,12 @@ TEMPLATE_TEST_CASE("store: a failed commit keeps the session receiving", "[stora
     const std::string id = make_session(*store, 10, "keep me");
     fs::create_directories(dir / "a-directory" / "with-content");
 
-    CHECK(store->commit(id, dir / "a-directory", true));  // cannot replace a directory
-    CHECK(store->commit(id, dir / "nowhere" / "", true) == std::errc::invalid_argument);
+    CHECK(store->commit(id, to(dir / "a-directory"), true));  // cannot replace a directory
+    CHECK(store->commit(id, to(dir / "nowhere" / ""), true) == std::errc::invalid_argument);
     session_info info = info_of(*store, id);
     CHECK(info.metadata.state == session_state::receiving);
     CHECK(info.received == 7);
-    REQUIRE_FALSE(store->commit(id, dir / "ok.bin", true));
+    REQUIRE_FALSE(store->commit(id, to(dir / "ok.bin"), true));
     CHECK(read_file(dir / "ok.bin") == "keep me");
 }
 
@@ -273,7 +273,7 @@ TEMPLATE_TEST_CASE("store: cancel drops the bytes and leaves a tombstone", "[sto
     CHECK(info.metadata.state == session_state::cancelled);
     CHECK(info.received == 0);
     CHECK(append(*store, id, 0, "x") == storage_errc::wrong_state);
-    CHECK(store->commit(id, dir / "f.bin", true) == storage_errc::wrong_state);
+    CHECK(store->commit(id, to(dir / "f.bin"), true) == storage_errc::wrong_state);
     CHECK_FALSE(fs::exists(dir / "f.bin"));
     CHECK_FALSE(store->cancel(id));  // again: still fine
     CHECK(info_of(*store, id).metadata.state == session_state::cancelled);
@@ -284,7 +284,7 @@ TEMPLATE_TEST_CASE("store: cancel after commit leaves the delivered file alone",
     temp_dir dir;
     auto store = TestType{}(dir.path());
     const std::string id = make_session(*store, 12, "delivered");
-    REQUIRE_FALSE(store->commit(id, dir / "f.bin", false));
+    REQUIRE_FALSE(store->commit(id, to(dir / "f.bin"), false));
     REQUIRE_FALSE(store->cancel(id));
     CHECK(info_of(*store, id).metadata.state == session_state::closed);
     CHECK(read_file(dir / "f.bin") == "delivered");
@@ -295,17 +295,17 @@ TEMPLATE_TEST_CASE("store: remove forgets the session", "[storage]", filesystem_
     auto store = TestType{}(dir.path());
     const std::string id = make_session(*store, 13, "bytes");
     const std::string other = make_session(*store, 14, "other");
-    REQUIRE_FALSE(store->remove(id));
+    REQUIRE_FALSE(store->remove(id, nullptr));
     session_info info;
     CHECK(store->info(id, info) == storage_errc::session_not_found);
-    CHECK(store->remove(id) == storage_errc::session_not_found);
+    CHECK(store->remove(id, nullptr) == storage_errc::session_not_found);
     CHECK(info_of(*store, other).received == 5);
     // The id can be used again from scratch.
     REQUIRE_FALSE(store->create(make_metadata(id)));
     CHECK(info_of(*store, id).received == 0);
     // Tombstones go the same way.
     REQUIRE_FALSE(store->cancel(other));
-    REQUIRE_FALSE(store->remove(other));
+    REQUIRE_FALSE(store->remove(other, nullptr));
     CHECK(store->info(other, info) == storage_errc::session_not_found);
 }
 
@@ -322,7 +322,7 @@ TEMPLATE_TEST_CASE("store: list visits every session, tombstones included", "[st
     }
     const std::string closed = session_id(3, "ab000000");
     const std::string cancelled = session_id(4, "cd000000");
-    REQUIRE_FALSE(store->commit(closed, dir / "closed.bin", false));
+    REQUIRE_FALSE(store->commit(closed, to(dir / "closed.bin"), false));
     REQUIRE_FALSE(store->cancel(cancelled));
     expected[closed] = session_state::closed;
     expected[cancelled] = session_state::cancelled;
@@ -339,7 +339,7 @@ TEMPLATE_TEST_CASE("store: list visits every session, tombstones included", "[st
     }
     CHECK(seen[session_id(7, "ab000000")].received == 7);
 
-    REQUIRE_FALSE(store->remove(closed));
+    REQUIRE_FALSE(store->remove(closed, nullptr));
     std::size_t count = 0;
     REQUIRE_FALSE(store->list([&](const session_info&) { ++count; }));
     CHECK(count == expected.size() - 1);

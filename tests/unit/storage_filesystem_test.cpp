@@ -106,7 +106,7 @@ TEST_CASE("filesystem store: received is the length of the bytes on disk", "[sto
     }
     CHECK(info_of(*store, id).received == 24);
     REQUIRE_FALSE(append(*store, id, 24, "!"));
-    REQUIRE_FALSE(store->commit(id, dir / "out.bin", false));
+    REQUIRE_FALSE(store->commit(id, to(dir / "out.bin"), false));
     CHECK(read_file(dir / "out.bin") == "first,s-appended-by-hand!");
 }
 
@@ -162,7 +162,7 @@ TEST_CASE("filesystem store: metadata is replaced without leaving temporary file
         CHECK(read_json(session / "metadata.json").at("total") == total);
     }
     REQUIRE_FALSE(append(*store, id, 0, "abc"));
-    REQUIRE_FALSE(store->commit(id, dir / "out" / "f.bin", false));
+    REQUIRE_FALSE(store->commit(id, to(dir / "out" / "f.bin"), false));
     CHECK(names_in(session) == std::set<std::string>{"metadata.json"});  // the tombstone
     CHECK(read_json(session / "metadata.json").at("state") == "closed");
     CHECK(names_in(dir / "out") == std::set<std::string>{"f.bin"});
@@ -181,7 +181,7 @@ TEST_CASE("filesystem store: cancel deletes the data file, remove the directory"
     CHECK_FALSE(fs::exists(session / "data"));
     CHECK(read_json(session / "metadata.json").at("state") == "cancelled");
 
-    REQUIRE_FALSE(store->remove(id));
+    REQUIRE_FALSE(store->remove(id, nullptr));
     CHECK_FALSE(fs::exists(session));
     CHECK(names_in(session.parent_path()).empty());  // no leftovers of the removal either
 }
@@ -218,7 +218,7 @@ TEST_CASE("filesystem store: corrupt metadata is reported, never guessed", "[sto
         std::error_code ec;
         CHECK_FALSE(store->open_append(bad, 5, ec));
         CHECK(ec == storage_errc::corrupt_metadata);
-        CHECK(store->commit(bad, dir / "never.bin", true) == storage_errc::corrupt_metadata);
+        CHECK(store->commit(bad, to(dir / "never.bin"), true) == storage_errc::corrupt_metadata);
         CHECK(store->cancel(bad) == storage_errc::corrupt_metadata);
 
         std::vector<std::string> seen;
@@ -233,7 +233,7 @@ TEST_CASE("filesystem store: corrupt metadata is reported, never guessed", "[sto
     REQUIRE_FALSE(store->update(make_metadata(bad)));
     CHECK(info_of(*store, bad).received == 5);
     write_file(metadata_path, "garbage");
-    REQUIRE_FALSE(store->remove(bad));
+    REQUIRE_FALSE(store->remove(bad, nullptr));
     CHECK_FALSE(fs::exists(session_dir(dir.path(), bad)));
 }
 
@@ -300,12 +300,12 @@ TEST_CASE("filesystem store: a commit interrupted after the move is finished by 
     auto store = open_store(dir.path());
     session_info info = info_of(*store, id);
     CHECK(info.metadata.state == session_state::committing);
-    CHECK(store->commit(id, dir / "elsewhere.bin", overwrite) == storage_errc::wrong_state);
-    REQUIRE_FALSE(store->commit(id, destination, overwrite));
+    CHECK(store->commit(id, to(dir / "elsewhere.bin"), overwrite) == storage_errc::wrong_state);
+    REQUIRE_FALSE(store->commit(id, to(destination), overwrite));
     info = info_of(*store, id);
     CHECK(info.metadata.state == session_state::closed);
     CHECK(read_file(destination) == "complete upload");
-    CHECK_FALSE(store->commit(id, destination, overwrite));  // and again: idempotent
+    CHECK_FALSE(store->commit(id, to(destination), overwrite));  // and again: idempotent
 }
 
 TEST_CASE("filesystem store: a commit interrupted before the move is redone", "[storage]") {
@@ -321,7 +321,7 @@ TEST_CASE("filesystem store: a commit interrupted before the move is redone", "[
     write_json(session / "metadata.json", metadata);
 
     // Bytes are still here, so the session can be committed (to where the caller says now).
-    REQUIRE_FALSE(store->commit(id, dir / "second.bin", false));
+    REQUIRE_FALSE(store->commit(id, to(dir / "second.bin"), false));
     CHECK(read_file(dir / "second.bin") == "not moved yet");
     CHECK_FALSE(fs::exists(dir / "first.bin"));
     CHECK(info_of(*store, id).metadata.state == session_state::closed);
@@ -344,7 +344,7 @@ TEST_CASE("filesystem store: a commit interrupted between link and unlink is fin
     SECTION("a hard link (link+unlink move)") { fs::create_hard_link(session / "data", destination); }
     SECTION("a complete copy (cross-filesystem move)") { fs::copy_file(session / "data", destination); }
 
-    REQUIRE_FALSE(store->commit(id, destination, false));  // overwrite off, yet ours: finished
+    REQUIRE_FALSE(store->commit(id, to(destination), false));  // overwrite off, yet ours: finished
     CHECK(info_of(*store, id).metadata.state == session_state::closed);
     CHECK(read_file(destination) == "both names");
     CHECK_FALSE(fs::exists(session / "data"));
@@ -364,7 +364,7 @@ TEST_CASE("filesystem store: a resumed commit still refuses someone else's file"
     write_json(session / "metadata.json", metadata);
     write_file(destination, "oursX");  // same prefix, different file
 
-    CHECK(store->commit(id, destination, false) == storage_errc::destination_exists);
+    CHECK(store->commit(id, to(destination), false) == storage_errc::destination_exists);
     CHECK(read_file(destination) == "oursX");
     const session_info info = info_of(*store, id);
     CHECK(info.metadata.state == session_state::receiving);
@@ -423,12 +423,12 @@ TEST_CASE("filesystem store: commit to another filesystem copies and cleans up",
 
     const fs::path destination = elsewhere / "sub" / "copied.bin";
     write_file(elsewhere / "taken.bin", "taken");
-    CHECK(store->commit(id, elsewhere / "taken.bin", false) == storage_errc::destination_exists);
+    CHECK(store->commit(id, to(elsewhere / "taken.bin"), false) == storage_errc::destination_exists);
     CHECK(read_file(elsewhere / "taken.bin") == "taken");
     CHECK(info_of(*store, id).metadata.state == session_state::receiving);
 
     SECTION("to a new name") {
-        REQUIRE_FALSE(store->commit(id, destination, false));
+        REQUIRE_FALSE(store->commit(id, to(destination), false));
         CHECK(read_file(destination) == payload);
         CHECK(names_in(destination.parent_path()) == std::set<std::string>{"copied.bin"});
     }
@@ -436,19 +436,18 @@ TEST_CASE("filesystem store: commit to another filesystem copies and cleans up",
         // Another session's temporary file for the same destination is never touched: the
         // names carry the session id, so concurrent commits cannot write into one file.
         fs::create_directories(destination.parent_path());
-        const fs::path mine = destination.parent_path() / (".copied.bin." + id + ".bitsd-tmp");
-        const fs::path other = destination.parent_path() /
-                               (".copied.bin." + session_id(51) + ".bitsd-tmp");
+        const fs::path mine = destination.parent_path() / (".bitsd-" + id + ".tmp");
+        const fs::path other = destination.parent_path() / (".bitsd-" + session_id(51) + ".tmp");
         write_file(mine, "partial");
         write_file(other, "another session's copy in progress");
-        REQUIRE_FALSE(store->commit(id, destination, false));
+        REQUIRE_FALSE(store->commit(id, to(destination), false));
         CHECK(read_file(destination) == payload);
         CHECK_FALSE(fs::exists(mine));
         CHECK(read_file(other) == "another session's copy in progress");
         fs::remove(other);
     }
     SECTION("over an existing file") {
-        REQUIRE_FALSE(store->commit(id, elsewhere / "taken.bin", true));
+        REQUIRE_FALSE(store->commit(id, to(elsewhere / "taken.bin"), true));
         CHECK(read_file(elsewhere / "taken.bin") == payload);
         CHECK(names_in(elsewhere.path()) == std::set<std::string>{"taken.bin"});
     }
@@ -483,7 +482,7 @@ TEST_CASE("filesystem store: appends stream in chunks and close their file", "[s
     }
     CHECK(info_of(*store, id).received == 4u * 16u * 64u * 1024u);
 
-    REQUIRE_FALSE(store->commit(id, dir / "big.bin", false));
+    REQUIRE_FALSE(store->commit(id, to(dir / "big.bin"), false));
     const std::string delivered = read_file(dir / "big.bin");
     REQUIRE(delivered.size() == offset);
     bool intact = true;

@@ -16,7 +16,8 @@ using namespace bitsd::storage::test;
 
 TEST_CASE("platform: no-replace moves refuse an existing name and keep the source", "[storage]") {
     using mover = std::error_code (*)(const fs::path&, const fs::path&) noexcept;
-    const mover move = GENERATE(as<mover>{}, &platform::rename_no_replace, &platform::link_no_replace);
+    const mover move = GENERATE(as<mover>{}, static_cast<mover>(&platform::rename_no_replace),
+                                static_cast<mover>(&platform::link_no_replace));
     temp_dir dir;
     write_file(dir / "from", "source");
     write_file(dir / "taken", "taken");

@@ -2,6 +2,7 @@
 // Helpers shared by the storage tests: a private temporary directory per test, file helpers
 // and session fixtures.
 
+#include "storage/destination.hpp"
 #include "storage/session_record.hpp"
 #include "storage/session_store.hpp"
 #include "temp_dir.hpp"
@@ -48,6 +49,11 @@ inline std::string ascii_lower_for_test(std::string text) {
         if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     }
     return text;
+}
+
+// A destination given as one path: its directory as the root, its file name beneath it.
+inline destination to(const fs::path& path) {
+    return destination{path.parent_path(), {path.filename().string()}};
 }
 
 inline session_metadata make_metadata(const std::string& id) {
