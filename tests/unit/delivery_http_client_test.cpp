@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -509,4 +510,128 @@ TEST_CASE("delivery: https is verified against the trusted CAs and the host name
         options.extra_ca_file = (dir / "missing.pem").string();
         CHECK_THROWS_AS(http_client(context, options), std::system_error);
     }
+}
+
+TEST_CASE("delivery: a stalled back-end holds up nothing else on the io_context", "[delivery]") {
+    bitsd::test::temp_dir dir;
+    backend_process backend(dir);
+    backend.control({{"queue", {{{"stall_s", 3}}}}});
+    boost::asio::io_context context;
+    http_client client(context, quick_options());
+    std::vector<std::string> finished;
+    std::error_code stalled_error;
+    client.post(post_to(backend.port(), "/stalled"), [&](std::error_code ec, http_response) {
+        stalled_error = ec;
+        finished.push_back("stalled");
+    });
+    // Wait (bounded) until the back-end holds the first request, then send another.
+    for (int i = 0; i < 100 && backend.requests().empty(); ++i) {
+        context.run_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(backend.requests().size() == 1);
+    const auto started = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::duration quick_took{};
+    client.post(post_to(backend.port(), "/quick"), [&](std::error_code ec, http_response response) {
+        CHECK_FALSE(ec);
+        CHECK(response.status == 200);
+        quick_took = std::chrono::steady_clock::now() - started;
+        finished.push_back("quick");
+    });
+    context.restart();
+    context.run();
+    CHECK(finished == std::vector<std::string>{"quick", "stalled"});
+    CHECK(quick_took < std::chrono::seconds(2));
+    CHECK_FALSE(stalled_error);
+}
+
+TEST_CASE("delivery: stopping the client ends the exchanges in flight", "[delivery]") {
+    bitsd::test::temp_dir dir;
+    backend_process backend(dir);
+    backend.control({{"default", {{"stall_s", 5}}}});
+    boost::asio::io_context context;
+    http_client client(context, quick_options());
+    std::error_code result;
+    bool called = false;
+    client.post(post_to(backend.port()), [&](std::error_code ec, http_response) {
+        result = ec;
+        called = true;
+    });
+    for (int i = 0; i < 100 && backend.requests().empty(); ++i) {
+        context.run_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(backend.requests().size() == 1);
+    const auto started = std::chrono::steady_clock::now();
+    client.stop();
+    context.restart();
+    context.run();
+    CHECK(called);
+    CHECK(result == delivery_errc::client_stopped);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+}
+
+TEST_CASE("delivery: a by-value notification reaches the back-end with its exact headers", "[delivery]") {
+    bitsd::test::temp_dir dir;
+    backend_process backend(dir);
+    backend.control({{"default", {{"body", "reply for the client"}}}});
+    const std::string content = "the uploaded file\n";
+    write_file(dir / "upload.bin", content);
+
+    bitsd::protocol::notification_input input;
+    input.upload = {"http", "bits.example:8080", "/uploads/a.bin?account=7"};
+    const auto url = "http://127.0.0.1:" + std::to_string(backend.port()) + "/ingest";
+    input.notification_url = url;
+    input.type = bitsd::protocol::notification_type::value;
+    input.session_id = "{S}";
+    input.size = content.size();
+    input.idempotency_key = "key-7";
+    input.sha256_base64 = "AA==";
+    bitsd::protocol::notification_request notification;
+    REQUIRE_FALSE(bitsd::protocol::build_notification(input, notification));
+
+    auto request = http_request::post_of(notification);
+    request.headers.emplace_back("BITS-Signature", "t=1,v1=00");
+    request.body_file = (dir / "upload.bin").string();
+    request.reply_file = (dir / "reply.bin").string();
+    boost::asio::io_context context;
+    http_client client(context, quick_options());
+    const auto result = exchange(context, client, request);
+    REQUIRE_FALSE(result.error);
+    CHECK(read_file(dir / "reply.bin") == "reply for the client");
+
+    const auto seen = backend.requests();
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].at("target") == "/ingest?account=7");
+    CHECK(seen[0].at("body_len") == content.size());
+    const auto port = std::to_string(backend.port());
+    std::vector<std::pair<std::string, std::string>> want_pairs{
+        {"BITS-Original-Request-URL", "http://bits.example:8080/uploads/a.bin?account=7"},
+        {"BITS-Session-Id", "{S}"},
+        {"BITS-Upload-Size", std::to_string(content.size())},
+        {"Idempotency-Key", "key-7"},
+        {"Repr-Digest", "sha-256=:AA==:"},
+        {"BITS-Signature", "t=1,v1=00"},
+        {"Content-Length", std::to_string(content.size())},
+        {"Host", "127.0.0.1:" + port},
+        {"User-Agent", "bitsd"},
+    };
+    // The notification's headers; Content-Length set from the body; Host and User-Agent added
+    // by the client; nothing else.
+    std::vector<std::pair<std::string, std::string>> got_pairs;
+    for (const auto& pair : seen[0].at("headers")) {
+        got_pairs.emplace_back(pair.at(0).get<std::string>(), pair.at(1).get<std::string>());
+    }
+    std::sort(got_pairs.begin(), got_pairs.end());
+    std::sort(want_pairs.begin(), want_pairs.end());
+    CHECK(got_pairs == want_pairs);
+    // The BITS headers keep the order the rules gave them.
+    std::vector<std::string> bits_order;
+    for (const auto& pair : seen[0].at("headers")) {
+        const auto name = pair.at(0).get<std::string>();
+        if (name.rfind("BITS-", 0) == 0 || name == "Idempotency-Key" || name == "Repr-Digest") {
+            bits_order.push_back(name);
+        }
+    }
+    CHECK(bits_order == std::vector<std::string>{"BITS-Original-Request-URL", "BITS-Session-Id",
+                                                 "BITS-Upload-Size", "Idempotency-Key", "Repr-Digest",
+                                                 "BITS-Signature"});
 }
