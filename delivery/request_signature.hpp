@@ -5,7 +5,8 @@
 //   BITS-Signature: t=<unix seconds>,v1=<64 lower-case hex digits>
 //
 // v1 = HMAC-SHA256(secret, "<t>.<Idempotency-Key value>.<Repr-Digest value>"), the two header
-// values exactly as sent (Repr-Digest with its "sha-256=:...:" wrapping). The timestamp is the
+// values exactly as sent (the key in its double quotes, Repr-Digest with its "sha-256=:...:"
+// wrapping). The timestamp is the
 // attempt's, so every attempt has a fresh signature while the key stays the same; a back-end
 // refuses signatures older than a few minutes to stop replays. Verifying, in Python:
 //

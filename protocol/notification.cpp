@@ -226,6 +226,16 @@ std::string repr_digest_value(std::string_view sha256_base64) {
     return "sha-256=:" + std::string(sha256_base64) + ":";
 }
 
+std::string idempotency_key_value(std::string_view key) {
+    std::string value = "\"";
+    for (const char c : key) {
+        if (c == '"' || c == '\\') value += '\\';
+        value += c;
+    }
+    value += '"';
+    return value;
+}
+
 std::error_code build_notification(const notification_input& input, notification_request& out) {
     if (!valid_upload(input.upload)) return notification_errc::bad_upload_url;
     const auto configured = trim(input.notification_url);
@@ -298,7 +308,7 @@ std::error_code build_notification(const notification_input& input, notification
     }
     request.headers.emplace_back("BITS-Session-Id", std::string(input.session_id));
     request.headers.emplace_back("BITS-Upload-Size", std::to_string(input.size));
-    request.headers.emplace_back("Idempotency-Key", std::string(input.idempotency_key));
+    request.headers.emplace_back("Idempotency-Key", idempotency_key_value(input.idempotency_key));
     request.headers.emplace_back("Repr-Digest", repr_digest_value(input.sha256_base64));
     request.body_length = input.type == notification_type::value ? input.size : 0;
     request.headers.emplace_back("Content-Length", std::to_string(request.body_length));

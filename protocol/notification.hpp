@@ -56,7 +56,7 @@ struct notification_input {
     std::string_view response_data_file;  // where the back-end may write the reply (reference)
     std::string_view session_id;
     std::uint64_t size = 0;               // bytes in the uploaded file
-    std::string_view idempotency_key;
+    std::string_view idempotency_key;     // the bare key; sent quoted (idempotency_key_value)
     std::string_view sha256_base64;       // SHA-256 of the whole file, base64 (RFC 4648 §4)
 };
 
@@ -79,6 +79,11 @@ std::error_code build_notification(const notification_input& input, notification
 
 // "sha-256=:<base64>:" (RFC 9530 Repr-Digest, a Structured Fields dictionary of byte sequences).
 std::string repr_digest_value(std::string_view sha256_base64);
+
+// The Idempotency-Key header value: the key as a Structured Fields string (RFC 8941 §3.3.3), as
+// draft-ietf-httpapi-idempotency-key-header defines the header: "<key>", with '"' and '\'
+// escaped. bitsd's keys are plain tokens, so in practice the key in double quotes.
+std::string idempotency_key_value(std::string_view key);
 
 // ---- The back-end's answer -------------------------------------------------------------------
 

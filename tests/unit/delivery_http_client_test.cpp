@@ -607,7 +607,7 @@ TEST_CASE("delivery: a by-value notification reaches the back-end with its exact
         {"BITS-Original-Request-URL", "http://bits.example:8080/uploads/a.bin?account=7"},
         {"BITS-Session-Id", "{S}"},
         {"BITS-Upload-Size", std::to_string(content.size())},
-        {"Idempotency-Key", "key-7"},
+        {"Idempotency-Key", "\"key-7\""},
         {"Repr-Digest", "sha-256=:AA==:"},
         {"BITS-Signature", "t=1,v1=00"},
         {"Content-Length", std::to_string(content.size())},

@@ -60,7 +60,7 @@ TEST_CASE("delivery: a by-reference notification as in the MC-BUP 4.2 capture", 
         {"BITS-Response-DataFile-Name", "/var/lib/bitsd/sessions/responsefile.bin"},
         {"BITS-Session-Id", session},
         {"BITS-Upload-Size", "4892"},
-        {"Idempotency-Key", "9f3c1e4a-key"},
+        {"Idempotency-Key", "\"9f3c1e4a-key\""},
         {"Repr-Digest", "sha-256=:36sC8kp+7oBFBU6oyNqkoE1sbFxqpU1NTI6BWy5PcKk=:"},
         {"Content-Length", "0"},
     };
@@ -379,4 +379,6 @@ TEST_CASE("delivery: notification errors have their own category and messages", 
     CHECK(ec.category().name() == std::string("bitsd.notification"));
     CHECK_FALSE(ec.message().empty());
     CHECK(repr_digest_value("AA==") == "sha-256=:AA==:");
+    CHECK(idempotency_key_value("3f0c2a9e-8b1d") == "\"3f0c2a9e-8b1d\"");
+    CHECK(idempotency_key_value("a\"b\\c") == "\"a\\\"b\\\\c\"");
 }

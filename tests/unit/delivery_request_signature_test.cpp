@@ -1,6 +1,6 @@
 // BITS-Signature: HMAC-SHA256 over "<t>.<Idempotency-Key>.<Repr-Digest>", and the loading rules
 // of signing_secret_file. The expected MACs were computed independently with Python 3:
-//   hmac.new(b"whsec_test_secret", b"1700000000.3f0c2a9e-8b1d-4c57-9e0a-6d2b1f4c8a71."
+//   hmac.new(b"whsec_test_secret", b'1700000000."3f0c2a9e-8b1d-4c57-9e0a-6d2b1f4c8a71".'
 //            b"sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:", hashlib.sha256).hexdigest()
 //   hmac.new(b"whsec_test_secret", b"0.k.sha-256=:AA==:", hashlib.sha256).hexdigest()
 // and the plain HMAC rows are RFC 4231's test cases 1 and 2.
@@ -46,9 +46,10 @@ TEST_CASE("delivery: HMAC-SHA256 matches RFC 4231", "[delivery]") {
 
 TEST_CASE("delivery: the BITS-Signature header value", "[delivery]") {
     const auto signer = request_signature::from_secret("whsec_test_secret");
-    CHECK(signer.header_value(1700000000, "3f0c2a9e-8b1d-4c57-9e0a-6d2b1f4c8a71",
+    // The header values as sent: the key quoted (an sf-string), the digest wrapped.
+    CHECK(signer.header_value(1700000000, "\"3f0c2a9e-8b1d-4c57-9e0a-6d2b1f4c8a71\"",
                               "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:") ==
-          "t=1700000000,v1=5dc6cfb5d042badc3f01833ba8e9d45777281aa23667e40fbc5f985f933de110");
+          "t=1700000000,v1=6b5bb97a5b4473e59148db568654e933aa04509966a824ce8943169199865514");
     CHECK(signer.header_value(0, "k", "sha-256=:AA==:") ==
           "t=0,v1=157c765757fab51f3e0c5af9d46b04c4bcc7cb470acc4c0c73d4187bf34c55de");
     // Another time, key or digest is another signature.
