@@ -9,6 +9,10 @@
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,8 +25,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -450,13 +454,41 @@ TEST_CASE("delivery: a stopped client fails what it is given", "[delivery]") {
 
 namespace {
 
-// A self-signed certificate (its own CA) for the given subjectAltName, made by the openssl CLI.
+// A self-signed certificate (its own CA) for the given subjectAltName, made with OpenSSL's API so
+// the test needs no openssl command.
 void make_certificate(const bitsd::test::temp_dir& dir, const std::string& name, const std::string& san) {
-    const auto command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-                         " -subj /CN=bitsd-test -addext subjectAltName=" + san +
-                         " -keyout " + (dir / (name + ".key")).string() +
-                         " -out " + (dir / (name + ".pem")).string() + " 2>/dev/null";
-    REQUIRE(std::system(command.c_str()) == 0);
+    static long serial = 1;
+    std::unique_ptr<EVP_PKEY, void (*)(EVP_PKEY*)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
+    REQUIRE(key);
+    std::unique_ptr<X509, void (*)(X509*)> cert(X509_new(), X509_free);
+    X509_set_version(cert.get(), 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial++);
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 2 * 86400);
+    X509_set_pubkey(cert.get(), key.get());
+    X509_NAME* subject = X509_get_subject_name(cert.get());
+    X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("bitsd-test"), -1, -1, 0);
+    X509_set_issuer_name(cert.get(), subject);
+    X509V3_CTX context;
+    X509V3_set_ctx_nodb(&context);
+    X509V3_set_ctx(&context, cert.get(), cert.get(), nullptr, nullptr, 0);
+    for (const auto& [nid, value] : {std::pair<int, std::string>{NID_subject_alt_name, san},
+                                     {NID_basic_constraints, "critical,CA:TRUE"}}) {
+        X509_EXTENSION* extension = X509V3_EXT_conf_nid(nullptr, &context, nid, value.c_str());
+        REQUIRE(extension);
+        X509_add_ext(cert.get(), extension, -1);
+        X509_EXTENSION_free(extension);
+    }
+    REQUIRE(X509_sign(cert.get(), key.get(), EVP_sha256()) > 0);
+    std::FILE* key_file = std::fopen((dir / (name + ".key")).string().c_str(), "w");
+    std::FILE* cert_file = std::fopen((dir / (name + ".pem")).string().c_str(), "w");
+    REQUIRE(key_file);
+    REQUIRE(cert_file);
+    CHECK(PEM_write_PrivateKey(key_file, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1);
+    CHECK(PEM_write_X509(cert_file, cert.get()) == 1);
+    std::fclose(key_file);
+    std::fclose(cert_file);
 }
 
 }  // namespace
