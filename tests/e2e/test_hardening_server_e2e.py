@@ -257,14 +257,15 @@ class BlockingWorkTest(unittest.TestCase, BitsAssertions):
 
     SIZE = 1024 * MIB
 
-    def test_ping_answered_promptly_while_a_cross_filesystem_commit_runs(self):
+    def start_with_uploaded_session(self):
+        """A durable bitsd (one I/O thread, busy_timeout_s 1) with data on tmpfs and the
+        destination on disk, and one session holding SIZE bytes: its commit is a copy plus a
+        flush of 1 GiB, which here outlasts busy_timeout_s."""
         shm = "/dev/shm"
         if not os.path.isdir(shm) or os.stat(shm).st_dev == os.stat(tempfile.gettempdir()).st_dev:
             self.skipTest("needs /dev/shm on a file system of its own")
         if shutil.disk_usage(shm).free < 2 * self.SIZE:
             self.skipTest("not enough space on /dev/shm")
-        # Data on tmpfs, destination on disk: the commit is a copy plus a flush of 1 GiB, which
-        # here outlasts busy_timeout_s (1 s), so the busy answer and the retried Close are seen.
         data_dir = tempfile.mkdtemp(prefix="bitsd-e2e-data-", dir=shm)
         self.addCleanup(shutil.rmtree, data_dir, True)
         server = Server(self, fsync="durable",
@@ -278,16 +279,44 @@ class BlockingWorkTest(unittest.TestCase, BitsAssertions):
             r = client.fragment(session, source, first, self.SIZE, name="big.bin", n=step,
                                 stream=True)
             self.assert_received(r, first + step)
+        return server, client, session, source
 
-        pinger = BitsClient(server)
-        self.assertEqual(pinger.ping().status, 200)
-        closer = HttpConnection("127.0.0.1", server.port, timeout=30)
-        head = build_head("BITS_POST", "/uploads/big.bin",
+    def close_head(self, server, session):
+        return build_head("BITS_POST", "/uploads/big.bin",
                           [("Host", f"127.0.0.1:{server.port}"),
                            ("BITS-Packet-Type", "Close-Session"), ("BITS-Session-Id", session),
                            ("Content-Length", "0")])
+
+    def test_sigterm_while_a_commit_runs_exits_cleanly_and_the_commit_completes(self):
+        server, client, session, source = self.start_with_uploaded_session()
+        client.reset()
+        closer = HttpConnection("127.0.0.1", server.port, timeout=30)
+        closer.send(self.close_head(server, session))
+        time.sleep(0.3)  # the commit is running on the blocking pool
+        rc = server.stop(timeout=60)
+        closer.close()
+        self.assertEqual(rc, 0, f"bitsd exited with {rc} on SIGTERM during a commit:\n"
+                                f"{server.log_text()}")
+        # The commit was finished before exit, or is finished now (sweep or retried Close).
+        server.start()
+        retry = BitsClient(server)
+        self.addCleanup(retry.reset)
+        for _ in range(120):
+            r = retry.close(session, name="big.bin")
+            if r.status == 200:
+                break
+            self.assert_bits_error(r, 503, HTTP_E_STATUS_SERVICE_UNAVAIL, session=session)
+            time.sleep(0.5)
+        self.assert_ok(r, session=session)
+        self.assert_file(server.file_path("big.bin"), source.sha256(), self.SIZE)
+
+    def test_ping_answered_promptly_while_a_cross_filesystem_commit_runs(self):
+        server, client, session, source = self.start_with_uploaded_session()
+        pinger = BitsClient(server)
+        self.assertEqual(pinger.ping().status, 200)
+        closer = HttpConnection("127.0.0.1", server.port, timeout=30)
         started = time.monotonic()
-        closer.send(head)
+        closer.send(self.close_head(server, session))
         latencies = []
         closer.sock.setblocking(False)
         answer = b""
