@@ -223,7 +223,9 @@ void http_connection::handle_request() {
     case protocol::packet_kind::create_session:
         return run_blocking(
             phase::blocking,
-            [this] { return service_.create_session(*packet_, location_); },
+            [&service = service_, packet = *packet_, where = location_] {
+                return service.create_session(packet, where);
+            },
             [this](protocol::response response) { finish_request(std::move(response)); });
     default:
         break;
@@ -298,18 +300,24 @@ void http_connection::on_session_locked() {
         arm_timer(clock::now() + limits_.busy_timeout);
         return run_blocking(
             phase::commit,
-            [this] { return service_.close_session(*packet_, location_); },
+            [&service = service_, packet = *packet_, where = location_] {
+                return service.close_session(packet, where);
+            },
             [this](protocol::response response) { on_close_done(std::move(response)); });
     case protocol::packet_kind::cancel_session:
         return run_blocking(
             phase::blocking,
-            [this] { return service_.cancel_session(*packet_, location_); },
+            [&service = service_, packet = *packet_, where = location_] {
+                return service.cancel_session(packet, where);
+            },
             [this](protocol::response response) { finish_request(std::move(response)); });
     default:
         break;
     }
     run_blocking(
-        phase::blocking, [this] { return service_.begin_fragment(*packet_, location_); },
+        phase::blocking, [&service = service_, packet = *packet_, where = location_] {
+                return service.begin_fragment(packet, where);
+            },
         [this](protocol::outcome<fragment_transfer> begun) {
             if (!begun) return finish_request(service_.reject(begun.failure, echo_session_id_));
             start_fragment(std::move(*begun.value));
@@ -320,8 +328,8 @@ void http_connection::on_session_locked() {
 
 template <typename Work, typename Done>
 void http_connection::run_blocking(phase during, Work work, Done done) {
-    // The connection waits, reading nothing, while the work runs: what the work reads of this
-    // object (packet_, location_, service_) does not change until `done` runs back here.
+    // The work owns copies of what it reads (the request's packet and location): a detached
+    // commit runs on while this connection answers busy and reads its next request.
     phase_ = during;
     net::post(blocking_.executor(), [self = shared_from_this(), work = std::move(work),
                                      done = std::move(done)]() mutable {
@@ -477,9 +485,10 @@ void http_connection::on_body_complete() {
     }
     run_blocking(
         phase::blocking,
-        [this, transfer = std::move(*transfer_), write_error = write_error_]() mutable {
+        [&service = service_, packet = *packet_, transfer = std::move(*transfer_),
+         write_error = write_error_]() mutable {
             // The flush of a durable fragment: a disk wait, off the I/O thread.
-            return service_.finish_fragment(*packet_, transfer, write_error);
+            return service.finish_fragment(packet, transfer, write_error);
         },
         [this](protocol::response response) { finish_request(std::move(response)); });
     transfer_.reset();
