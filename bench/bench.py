@@ -22,6 +22,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -40,15 +41,19 @@ FULL = dict(single_size=GIB, single_fragment=8 * MIB,
             conc_sessions=64, conc_size=16 * MIB, conc_fragment=MIB,
             ab_seconds=10, ab_connections=64,
             mem_sessions=1000, idle_connections=10000,
+            hold_connections=2000, stall_uploads=8, stall_upload_size=256 * MIB,
+            stall_commit_size=GIB, stall_pings=2000,
             recovery_sessions=10000, recovery_starts=3)
 QUICK = dict(single_size=64 * MIB, single_fragment=8 * MIB,
              conc_sessions=8, conc_size=4 * MIB, conc_fragment=MIB,
              ab_seconds=2, ab_connections=64,
              mem_sessions=100, idle_connections=200,
+             hold_connections=200, stall_uploads=8, stall_upload_size=8 * MIB,
+             stall_commit_size=64 * MIB, stall_pings=300,
              recovery_sessions=100, recovery_starts=1)
 
 
-CASES = ("single", "concurrent", "ping", "sessions", "idle", "recovery")
+CASES = ("single", "concurrent", "ping", "sessions", "idle", "hold", "stall", "recovery")
 
 
 class CaseError(RuntimeError):
@@ -160,7 +165,7 @@ def settle_disk():
 class Bitsd:
     """One bitsd process with its own config; waits for `listening on 127.0.0.1:PORT`."""
 
-    def __init__(self, bench, name, policy, data_dir, dest_dir):
+    def __init__(self, bench, name, policy, data_dir, dest_dir, extra_uploads=(), extra=None):
         self.bench = bench
         self.name = name
         self.policy = policy
@@ -178,11 +183,12 @@ class Bitsd:
             "fsync": policy,
             "uploads": [{"url_prefix": "/uploads/", "destination_dir": dest_dir,
                          "allow_overwrites": True, "max_upload_size": 0,
-                         "session_timeout_s": 1209600}],
+                         "session_timeout_s": 1209600}] + list(extra_uploads),
             "threads": 0,
             # info: the `listening on` line is logged at info (one line per session otherwise).
             "log_level": "info",
         }
+        cfg.update(extra or {})
         with open(self.config, "w") as f:
             json.dump(cfg, f, indent=2)
 
@@ -336,10 +342,10 @@ class Bench:
         os.makedirs(path)
         return path
 
-    def new_bitsd(self, name, policy):
+    def new_bitsd(self, name, policy, **kw):
         base = self.fresh_dir(name)
         return Bitsd(self, f"bitsd-{self.serial:03d}-{name}", policy,
-                     os.path.join(base, "data"), os.path.join(base, "files"))
+                     os.path.join(base, "data"), os.path.join(base, "files"), **kw)
 
     def state_file(self, name):
         """A fresh path for bits-upload's resume state (on tmpfs, see bench/run)."""
@@ -738,6 +744,210 @@ class Bench:
                         "nginx_kib_per_conn": per_n}
         self.case(Row(label, "n/a: idle connections touch no disk (bitsd ran with none)"), fn)
 
+    def run_memory_hold(self):
+        """RSS per connection in every state a client can hold a connection in."""
+        n = self.p["hold_connections"]
+        label = (f"memory: RSS per connection held by a client, {n:,} connections per state "
+                 f"(worst state)")
+
+        def head(port, packet, path, extra=(), length=0):
+            lines = [f"BITS_POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}",
+                     f"BITS-Packet-Type: {packet}"] + [f"{k}: {v}" for k, v in extra]
+            lines.append(f"Content-Length: {length}")
+            return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+        def hold(b, payloads):
+            before = b.rss_kib()
+            socks = []
+            try:
+                for data in payloads:
+                    s = httpclient.socket.create_connection(("127.0.0.1", b.port), timeout=30)
+                    if data:
+                        s.sendall(data)
+                    socks.append(s)
+                time.sleep(1.0)
+                after = b.rss_kib()
+            finally:
+                for s in socks:
+                    s.close()
+            return (after - before) / len(payloads), before, after
+
+        def fn(row):
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            if soft != resource.RLIM_INFINITY and soft < n + 256:
+                raise CaseError(f"the open-files limit is {soft}: {n:,} connections need more")
+            results = {}
+            filler = "a" * (8 * KIB - 200)
+            rng = f"bytes 0-{MIB - 1}/{MIB}"
+            # name -> payloads(port, sids): what each of the n connections sends; sessions are
+            # made first when the state needs them (one per connection, or one shared).
+            states = [
+                ("idle keep-alive", 0, None),
+                ("half-sent header", 0,
+                 lambda port, sids, i: head(port, "Ping", "/uploads/p")[:40]),
+                # The largest header bitsd accepts (8 KiB), without its final CRLF.
+                ("8 KiB header without its final CRLF", 0,
+                 lambda port, sids, i: head(port, "Ping", "/uploads/p",
+                                            [("X-Filler", filler)])[:-2]),
+                ("fragment body trickling", n + 1,
+                 lambda port, sids, i: head(port, "Fragment", f"/uploads/hold-{i}.bin",
+                                            [("BITS-Session-Id", sids[i]),
+                                             ("Content-Range", rng)], MIB) + b"x"),
+                ("rejected body being drained", 0,
+                 lambda port, sids, i: head(port, "Ping", "/uploads/p", length=65536) + b"x"),
+                # The last session is held by one connection; the others queue for it.
+                ("waiting for a session lock", 1,
+                 lambda port, sids, i: head(port, "Fragment", "/uploads/hold-0.bin",
+                                            [("BITS-Session-Id", sids[0]),
+                                             ("Expect", "100-continue"),
+                                             ("Content-Range", rng)], MIB)),
+            ]
+            for name, sessions, payload in states:
+                # A fresh bitsd per state: memory freed by one state is not reused by the next.
+                with self.new_bitsd("mem-hold", "none",
+                                    extra={"min_body_rate_bytes_per_s": 0}).start() as b:
+                    port = b.port
+                    with httpclient.HttpConnection(port) as c:
+                        c.request("BITS_POST", "/uploads/warm-up", [("BITS-Packet-Type", "Ping")])
+                        sids = [httpclient.create_session(c, f"/uploads/hold-{i}.bin")
+                                for i in range(sessions)]
+                    holder = None
+                    if name == "waiting for a session lock":
+                        holder = httpclient.socket.create_connection(("127.0.0.1", port), 30)
+                        holder.sendall(head(port, "Fragment", "/uploads/hold-0.bin",
+                                            [("BITS-Session-Id", sids[0]),
+                                             ("Content-Range", rng)], MIB) + b"x")
+                    time.sleep(0.2)
+                    if payload is None:
+                        before = b.rss_kib()
+                        socks = httpclient.open_idle_connections(port, n, "/uploads/idle")
+                        time.sleep(1.0)
+                        after = b.rss_kib()
+                        httpclient.close_all(socks)
+                        results[name] = ((after - before) / n, before, after)
+                    else:
+                        # One connection in the state first, so one-off costs (the thread's
+                        # body buffer, allocator arenas) are not billed to the n measured.
+                        warm = httpclient.socket.create_connection(("127.0.0.1", port), 30)
+                        warm.sendall(payload(port, sids, n))
+                        time.sleep(0.2)
+                        results[name] = hold(b, [payload(port, sids, i) for i in range(n)])
+                        warm.close()
+                    if holder is not None:
+                        holder.close()
+            worst_name = max(results, key=lambda k: results[k][0])
+            worst = results[worst_name][0]
+            row.bitsd = (f"{worst:.2f} KiB per connection at worst ({worst_name}); " +
+                         "; ".join(f"{k}: {v[0]:.2f}" for k, v in results.items()))
+            row.reference = "—"
+            row.ratio = "—"
+            row.target = "≤ 16 KiB per connection in every state"
+            row.verdict = verdict(worst <= 16)
+            row.data = {"connections": n,
+                        "states": {k: {"kib_per_conn": v[0], "rss_before_kib": v[1],
+                                       "rss_after_kib": v[2]} for k, v in results.items()}}
+        self.case(Row(label, "n/a (bitsd ran with none)"), fn)
+
+    def run_stall(self):
+        """Ping latency while disk work runs: 8 durable uploads and one cross-fs commit."""
+        p = self.p
+        label = (f"latency: Ping p99 while {p['stall_uploads']} durable uploads and one "
+                 f"{human_size(p['stall_commit_size'])} cross-filesystem commit run, against idle")
+
+        def pings(conn, count, stop=None):
+            lat = []
+            for _ in range(count):
+                if stop is not None and stop.is_set():
+                    break
+                t0 = time.perf_counter()
+                r = conn.request("BITS_POST", "/uploads/ping", [("BITS-Packet-Type", "Ping")])
+                lat.append(time.perf_counter() - t0)
+                if r.status != 200:
+                    raise CaseError(f"Ping answered {r.status}")
+            return lat
+
+        def p99(lat):
+            return sorted(lat)[max(0, int(len(lat) * 0.99) - 1)] * 1000
+
+        def fn(row):
+            self.require_client()
+            shm = "/dev/shm"
+            if not os.path.isdir(shm) or os.stat(shm).st_dev == os.stat(self.work).st_dev:
+                raise CaseError("needs /dev/shm on a file system of its own")
+            dest_shm = tempfile.mkdtemp(prefix="bitsd-bench-", dir=shm)
+            size, commit_size = p["stall_upload_size"], p["stall_commit_size"]
+            src = os.path.join(self.work, "stall-src.bin")
+            src_sha = make_source(src, size, 77)
+            try:
+                with self.new_bitsd("stall", "durable", extra_uploads=[{
+                        "url_prefix": "/shm/", "destination_dir": dest_shm,
+                        "allow_overwrites": True, "max_upload_size": 0,
+                        "session_timeout_s": 1209600}]).start() as b:
+                    with httpclient.HttpConnection(b.port) as c:
+                        idle = pings(c, p["stall_pings"])
+                        # The commit's bytes first (disk), then its Close runs during the load.
+                        sid = httpclient.create_session(c, "/shm/commit.bin")
+                        block = os.urandom(MIB)
+                        step = 8 * MIB
+                        for first in range(0, commit_size, step):
+                            r = httpclient.fragment(c, "/shm/commit.bin", sid, first,
+                                                    block * (step // MIB), commit_size)
+                            if r.status != 200:
+                                raise CaseError(f"commit upload: {r.status}")
+                    settle_disk()
+                    procs = [subprocess.Popen(
+                        [self.client, src, b.url(f"stall-{i}.bin"), "--fragment-size",
+                         str(MIB), "--quiet", "--state", self.state_file(f"stall-{i}")],
+                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL) for i in range(p["stall_uploads"])]
+                    commit = {}
+
+                    def close_it():
+                        with httpclient.HttpConnection(b.port, timeout=600) as cc:
+                            t0 = time.monotonic()
+                            for _ in range(100):
+                                r = cc.request("BITS_POST", "/shm/commit.bin",
+                                               [("BITS-Packet-Type", "Close-Session"),
+                                                ("BITS-Session-Id", sid)])
+                                if r.status != 503:
+                                    break
+                                time.sleep(1)
+                            commit["status"] = r.status
+                            commit["s"] = time.monotonic() - t0
+
+                    stop = threading.Event()
+                    closer = threading.Thread(target=close_it)
+                    closer.start()
+                    with httpclient.HttpConnection(b.port) as c:
+                        loaded = pings(c, p["stall_pings"] * 10, stop)
+                        while closer.is_alive() or any(x.poll() is None for x in procs):
+                            loaded += pings(c, 50)
+                            if len(loaded) > 200000:
+                                break
+                    closer.join(timeout=600)
+                    for x in procs:
+                        if x.wait(timeout=600) != 0:
+                            raise CaseError(f"bits-upload exited {x.returncode}")
+                    if commit.get("status") != 200:
+                        raise CaseError(f"Close-Session answered {commit.get('status')}")
+                    for i in range(p["stall_uploads"]):
+                        verify_file(os.path.join(b.dest_dir, f"stall-{i}.bin"), size,
+                                    src_sha, "stall upload")
+                    if os.path.getsize(os.path.join(dest_shm, "commit.bin")) != commit_size:
+                        raise CaseError("the cross-filesystem commit has the wrong size")
+            finally:
+                shutil.rmtree(dest_shm, ignore_errors=True)
+            i99, l99 = p99(idle), p99(loaded)
+            row.bitsd = (f"Ping p99 {l99:.2f} ms under load ({len(loaded):,} Pings; commit "
+                         f"{commit['s']:.2f} s)")
+            row.reference = f"idle Ping p99 {i99:.2f} ms ({len(idle):,} Pings)"
+            row.ratio = f"{l99 / i99:.1f}x idle" if i99 > 0 else "—"
+            row.target = "Ping never waits for the disk"
+            row.verdict = "reported"
+            row.data = {"idle_p99_ms": i99, "loaded_p99_ms": l99, "loaded_max_ms":
+                        max(loaded) * 1000, "commit_s": commit["s"], "pings": len(loaded)}
+        self.case(Row(label, "durable"), fn)
+
     # ---- recovery ------------------------------------------------------------------------
     def run_recovery(self):
         k = self.p["recovery_sessions"]
@@ -901,6 +1111,10 @@ class Bench:
             self.run_memory_sessions()
         if "idle" in cases:
             self.run_memory_idle()
+        if "hold" in cases:
+            self.run_memory_hold()
+        if "stall" in cases:
+            self.run_stall()
         if "recovery" in cases:
             self.run_recovery()
         meta = self.meta()

@@ -46,8 +46,11 @@ struct settings {
     std::optional<std::uint64_t> host_id_fallback_timeout_s;  // only with host_id
     fsync_mode fsync = fsync_mode::durable;
     std::vector<upload_prefix> uploads;           // default: /uploads/ -> <data_dir>/files
-    std::uint64_t read_timeout_s = 120;           // per read of a request (header or body chunk)
-    std::uint64_t idle_timeout_s = 120;           // keep-alive connection with no request
+    std::uint64_t read_timeout_s = 120;           // a whole header; a body's base deadline
+    std::uint64_t idle_timeout_s = 120;           // until the first byte of a request
+    std::uint64_t min_body_rate_bytes_per_s = 256;  // a body's deadline grows with it; 0 = off
+    std::uint64_t busy_timeout_s = 60;            // waiting for a busy session, then 503
+    unsigned blocking_threads = 4;                // threads for disk work (commits, fsync)
     std::uint64_t cleanup_interval_s = 3600;      // how often expired sessions are swept
     unsigned threads = 0;                         // I/O threads; 0 = one per core
     log_level level = log_level::info;

@@ -135,9 +135,11 @@ std::optional<config_error> read_log_level(const json& value, const std::string&
 }
 
 std::optional<config_error> read_threads(const json& value, const std::string& path,
-                                         unsigned& out) {
-    const std::string expected = "an integer from 0 to " + std::to_string(max_threads);
-    if (!value.is_number_unsigned() || value.get<std::uint64_t>() > max_threads) {
+                                         unsigned& out, unsigned min = 0) {
+    const std::string expected =
+        "an integer from " + std::to_string(min) + " to " + std::to_string(max_threads);
+    if (!value.is_number_unsigned() || value.get<std::uint64_t>() > max_threads ||
+        value.get<std::uint64_t>() < min) {
         return type_error(path, expected, value);
     }
     out = static_cast<unsigned>(value.get<std::uint64_t>());
@@ -276,6 +278,12 @@ std::optional<config_error> read_document(const json& doc, settings& s) {
             error = read_seconds(value, key, 1, s.read_timeout_s);
         } else if (key == "idle_timeout_s") {
             error = read_seconds(value, key, 1, s.idle_timeout_s);
+        } else if (key == "min_body_rate_bytes_per_s") {
+            error = read_uint(value, key, 0, UINT64_MAX, s.min_body_rate_bytes_per_s);
+        } else if (key == "busy_timeout_s") {
+            error = read_seconds(value, key, 1, s.busy_timeout_s);
+        } else if (key == "blocking_threads") {
+            error = read_threads(value, key, s.blocking_threads, 1);
         } else if (key == "cleanup_interval_s") {
             error = read_seconds(value, key, 1, s.cleanup_interval_s);
         } else if (key == "threads") {

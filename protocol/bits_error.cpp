@@ -12,6 +12,8 @@ constexpr std::uint32_t bg_e_session_not_found = 0x8020001F;
 constexpr std::uint32_t bg_e_too_large = 0x80200020;
 // HRESULT_FROM_WIN32(ERROR_DISK_FULL = 112). [MC-BUP] prints x80070112, a decimal/hex slip.
 constexpr std::uint32_t error_disk_full = 0x80070070;
+// BG_E_HTTP_ERROR_503: what a Windows client itself reports for a 503 without BITS-Error.
+constexpr std::uint32_t http_e_status_service_unavail = 0x801901F7;
 
 struct row {
     const char* message;
@@ -63,6 +65,9 @@ row row_for(bits_errc e) noexcept {
     case bits_errc::upload_url_not_found: return {"no upload prefix matches this URL", {404, 0, 0}};
     case bits_errc::not_found: return {"not found", {404, 0, 0}};
     case bits_errc::method_not_allowed: return {"method not allowed", {405, 0, 0}};
+    case bits_errc::session_busy:
+        return {"the session is busy with another request",
+                {503, http_e_status_service_unavail, context_server}};
     }
     return {"internal server error", {500, e_fail, context_server}};
 }

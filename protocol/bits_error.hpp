@@ -62,6 +62,11 @@ enum class bits_errc {
     // Plain HTTP answers for requests that are not BITS uploads.
     not_found,           // 404
     method_not_allowed,  // 405
+
+    // 503 + HTTP_E_STATUS_SERVICE_UNAVAIL (0x801901F7), context 0x5, with Retry-After: the
+    // session is busy (another request holds it past busy_timeout_s, or its commit is still
+    // running). Transient for Windows: the client retries later, nothing is lost.
+    session_busy,
 };
 
 const std::error_category& bits_category() noexcept;

@@ -305,6 +305,9 @@ response engine::error_response(const rejection& failure,
         r.headers.emplace_back("BITS-Error", code);
         r.headers.emplace_back("BITS-Error-Context", format_context(answer.context));
     }
+    // A transient answer: when to try again. Windows waits its own retry delay anyway
+    // (MinimumRetryDelay); other clients get a hint.
+    if (failure.error == bits_errc::session_busy) r.headers.emplace_back("Retry-After", "5");
     // The body of a too-large fragment is never read, so the connection cannot be reused.
     r.close_connection = failure.error == bits_errc::fragment_too_large;
     return r;

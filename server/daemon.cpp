@@ -1,5 +1,6 @@
 #include "server/daemon.hpp"
 
+#include "server/blocking_pool.hpp"
 #include "server/io_context_pool.hpp"
 #include "server/listener.hpp"
 #include "server/upload_service.hpp"
@@ -43,6 +44,9 @@ struct daemon::impl {
     config::settings settings;
     std::unique_ptr<storage::session_store> store;
     std::unique_ptr<upload_service> service;
+    // Disk work of the connections (lookups, flushes, commits). Stopped and joined after the
+    // I/O threads, before the io_contexts are destroyed: its queued work owns connections.
+    blocking_pool blocking;
     io_context_pool pool;
     std::vector<std::shared_ptr<listener>> listeners;
     std::optional<net::signal_set> signals;  // on the main context: reset before it is destroyed
@@ -51,7 +55,8 @@ struct daemon::impl {
     net::io_context maintenance{1};
     net::steady_timer sweep_timer{maintenance};
 
-    explicit impl(config::settings s) : settings(std::move(s)), pool(thread_count(settings.threads)) {
+    explicit impl(config::settings s)
+        : settings(std::move(s)), blocking(settings.blocking_threads), pool(thread_count(settings.threads)) {
         signals.emplace(pool.main_context(), SIGINT, SIGTERM);
     }
     ~impl() {
@@ -59,6 +64,7 @@ struct daemon::impl {
         // Handlers still queued in the contexts own connections; they go first, while the
         // service their destructors touch is alive.
         listeners.clear();
+        blocking.stop_and_join();
         pool.destroy();
     }
 
@@ -88,13 +94,15 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
     connection_limits limits;
     limits.read_timeout = std::chrono::seconds(s.read_timeout_s);
     limits.idle_timeout = std::chrono::seconds(s.idle_timeout_s);
+    limits.min_body_rate = s.min_body_rate_bytes_per_s;
+    limits.busy_timeout = std::chrono::seconds(s.busy_timeout_s);
     for (const auto& endpoint : s.listen) {
         boost::system::error_code address_ec;
         const auto address = net::ip::make_address(endpoint.host, address_ec);
         if (address_ec) throw std::runtime_error("listen: bad address \"" + endpoint.host + "\"");
         try {
             impl_->listeners.push_back(std::make_shared<listener>(
-                impl_->pool, net::ip::tcp::endpoint(address, endpoint.port), *impl_->service, limits));
+                impl_->pool, net::ip::tcp::endpoint(address, endpoint.port), *impl_->service, impl_->blocking, limits));
         } catch (const boost::system::system_error& e) {
             throw std::runtime_error("listen: cannot listen on " + endpoint.host + ":" +
                                      std::to_string(endpoint.port) + ": " + e.code().message());
@@ -128,6 +136,9 @@ int daemon::run() {
     d.pool.run();
     d.maintenance.stop();
     maintenance_thread.join();
+    // Disk work in flight finishes (a commit is never cut off; it is resumable anyway); work
+    // not started is dropped with the connections that queued it.
+    d.blocking.stop_and_join();
     // Requests still waiting for a session lock are dropped, not granted: granting would post
     // work to io_contexts that no longer run.
     d.service->locks().shutdown();

@@ -1,6 +1,7 @@
 #include "server/http_connection.hpp"
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <sys/socket.h>
 
 namespace bitsd::server {
 namespace {
@@ -21,14 +23,22 @@ namespace http = boost::beast::http;
 namespace net = boost::asio;
 using protocol::bits_errc;
 
-// Bodies stream through a buffer of this size: large enough for few system calls per
-// fragment, small enough that a connection's memory stays bounded whatever the fragment size.
+// Bodies stream through one buffer of this size per I/O thread: large enough for few system
+// calls per fragment; no connection owns one, so a waiting connection costs no buffer.
 constexpr std::size_t body_chunk_size = 256 * 1024;
+// A connection reads at most this many chunks in a row before letting the other connections
+// of its thread run (it continues at once after them, without waiting for readiness).
+constexpr int chunks_per_turn = 16;
 // A rejected request's body up to this size is read and dropped so the connection can be
 // reused; a larger one is not worth the bandwidth: the connection is closed instead.
 constexpr std::uint64_t drain_limit = 64 * 1024;
-// Header block limit; single values are limited to 4096 bytes by the protocol rules.
-constexpr std::uint32_t header_limit = 64 * 1024;
+// Header block limit (request line and fields). A BITS request header is under 1 KiB;
+// http.sys allows 16 KiB (MaxRequestBytes). 8 KiB keeps a connection that holds a header of
+// the largest size open under the 16 KiB memory budget per connection; single values are
+// limited to 4096 bytes by the protocol rules.
+constexpr std::uint32_t header_limit = 8 * 1024;
+// A header buffer grown past this is given back once its request is read.
+constexpr std::size_t header_buffer_keep = 2 * 1024;
 // After answering without reading a body, how long to keep reading (and dropping) what the
 // client still sends, so the close does not reset the connection before it read the answer.
 constexpr std::chrono::seconds linger_timeout{3};
@@ -73,15 +83,34 @@ protocol::request_view view_of(const http::request<http::empty_body>& req) {
     return view;
 }
 
+// The body buffer of the calling I/O thread. new char[] leaves it uninitialised (no page is
+// touched before a read fills it); it lives as long as the thread.
+char* thread_chunk() {
+    thread_local const std::unique_ptr<char[]> chunk(new char[body_chunk_size]);
+    return chunk.get();
+}
+
+bool would_block(const beast::error_code& ec) {
+    return ec == net::error::would_block || ec == net::error::try_again;
+}
+
 }  // namespace
 
 http_connection::http_connection(socket_type&& socket, upload_service& service,
-                                 connection_limits limits)
-    : stream_(std::move(socket)), service_(service), limits_(limits) {}
+                                 blocking_pool& blocking, connection_limits limits)
+    : stream_(std::move(socket)),
+      timer_(stream_.get_executor()),
+      buffer_(header_limit),
+      service_(service),
+      blocking_(blocking),
+      limits_(limits) {}
 
 http_connection::~http_connection() { release_session(); }
 
 void http_connection::run() {
+    // Reads of bodies are attempted directly and return would_block when nothing is there.
+    beast::error_code ignored;
+    stream_.socket().non_blocking(true, ignored);
     // Start on the connection's own io_context (accepting ran on the listener's).
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read_header(); });
 }
@@ -91,44 +120,84 @@ void http_connection::reset_request() {
     location_ = {};
     echo_session_id_.reset();
     transfer_.reset();
-    body_left_ = skip_left_ = 0;
+    body_left_ = skip_left_ = body_read_ = 0;
+    body_timed_out_ = false;
     write_error_.clear();
     pending_response_.reset();
     expects_continue_ = false;
     unread_input_ = false;
-    chunk_.reset();
 }
 
+void http_connection::trim_buffer() {
+    // Give back what a large header needed; an idle connection keeps a small buffer.
+    if (buffer_.size() == 0 && buffer_.capacity() > header_buffer_keep) buffer_.shrink_to_fit();
+}
+
+// ---- header -------------------------------------------------------------------------------
+
 void http_connection::do_read_header() {
+    phase_ = phase::header;
     reset_request();
     parser_.emplace();
     parser_->header_limit(header_limit);
     // Beast refuses bodies over 1 MB at header time by default; the body never passes through
     // the parser here, and the engine answers 413 above max_fragment_size itself.
     parser_->body_limit(boost::none);
-    stream_.expires_after(limits_.idle_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
+    trim_buffer();
+    // idle_timeout until the request's first byte, then read_timeout for the whole header: a
+    // client trickling a header cannot stretch it byte by byte.
+    header_started_ = buffer_.size() > 0;
+    stream_.expires_after(header_started_ ? limits_.read_timeout : limits_.idle_timeout);
+    if (header_started_) return on_read_header({}, 0);  // a pipelined request: parse it first
+    do_read_header_some();
+}
+
+void http_connection::do_read_header_some() {
+    const std::size_t room = buffer_.max_size() - buffer_.size();
+    if (room == 0) return on_header_error(http::error::header_limit);
+    const std::size_t want = std::min<std::size_t>(
+        room, std::max<std::size_t>(512, buffer_.capacity() - buffer_.size()));
+    stream_.async_read_some(buffer_.prepare(want),
                             beast::bind_front_handler(&http_connection::on_read_header, shared_from_this()));
 }
 
-void http_connection::on_read_header(beast::error_code ec, std::size_t) {
-    if (ec == http::error::end_of_stream || ec == net::error::eof ||
-        ec == net::error::connection_reset || ec == beast::error::timeout ||
-        ec == net::error::operation_aborted) {
+void http_connection::on_read_header(beast::error_code ec, std::size_t bytes) {
+    buffer_.commit(bytes);
+    if (ec) {
+        if (ec == net::error::eof || ec == net::error::connection_reset ||
+            ec == beast::error::timeout || ec == net::error::operation_aborted) {
+            return close();
+        }
+        spdlog::debug("reading a request header: {}", ec.message());
         return close();
     }
-    if (ec) {
-        // Not HTTP we can read: answer once, then close (the stream position is unknown).
-        spdlog::debug("bad request header: {}", ec.message());
-        keep_alive_ = false;
-        close_after_write_ = true;
-        unread_input_ = true;
-        const auto error = ec == http::error::header_limit ? bits_errc::header_too_long
-                                                            : bits_errc::malformed_request;
-        return do_write(service_.reject({error, {}}, std::nullopt));
+    const bool first_bytes = !header_started_ && buffer_.size() > 0;
+    header_started_ = header_started_ || first_bytes;
+    beast::error_code parse_ec;
+    const std::size_t used = parser_->put(buffer_.data(), parse_ec);
+    buffer_.consume(used);
+    if (parse_ec == http::error::need_more) {
+        // The header goes on past this read: from its first byte, read_timeout for all of it.
+        if (first_bytes) stream_.expires_after(limits_.read_timeout);
+        return do_read_header_some();
     }
+    if (parse_ec) return on_header_error(parse_ec);
+    if (!parser_->is_header_done()) return do_read_header_some();
     handle_request();
 }
+
+void http_connection::on_header_error(beast::error_code ec) {
+    // Not HTTP we can read: answer once, then close (the stream position is unknown).
+    spdlog::debug("bad request header: {}", ec.message());
+    keep_alive_ = false;
+    close_after_write_ = true;
+    unread_input_ = true;
+    const auto error = ec == http::error::header_limit ? bits_errc::header_too_long
+                                                        : bits_errc::malformed_request;
+    do_write(service_.reject({error, {}}, std::nullopt));
+}
+
+// ---- request ------------------------------------------------------------------------------
 
 void http_connection::handle_request() {
     const auto& req = parser_->get();
@@ -161,9 +230,14 @@ void http_connection::handle_request() {
 
     switch (packet_->kind) {
     case protocol::packet_kind::ping:
-        return finish_request(service_.ping(*packet_));
+        return finish_request(service_.ping(*packet_));  // no disk: answered right here
     case protocol::packet_kind::create_session:
-        return finish_request(service_.create_session(*packet_, location_));
+        return run_blocking(
+            phase::blocking,
+            [&service = service_, packet = *packet_, where = location_] {
+                return service.create_session(packet, where);
+            },
+            [this](protocol::response response) { finish_request(std::move(response)); });
     default:
         break;
     }
@@ -171,51 +245,151 @@ void http_connection::handle_request() {
         // Never a key for storage or the lock table; the engine answers "not found".
         return on_session_locked();
     }
+    wait_for_lock();
+}
+
+// ---- session lock -------------------------------------------------------------------------
+
+void http_connection::wait_for_lock() {
     // One request at a time per session: wait (without blocking a thread) for the lock, then
-    // continue on this connection's strand.
+    // continue on this connection's io_context.
+    phase_ = phase::lock;
     locked_session_ = *packet_->session_id;
-    service_.locks().lock(locked_session_, [self = shared_from_this()] {
+    lock_ticket_ = service_.locks().lock(locked_session_, [self = shared_from_this()] {
         net::post(self->stream_.get_executor(), [self] { self->on_session_locked(); });
     });
+    if (lock_ticket_ == 0 || phase_ != phase::lock) return;  // granted at once
+    // Queued behind another request. Keep a deadline, and watch the socket: a client that
+    // leaves must not keep its place (nor its file descriptor) in the queue.
+    arm_timer(clock::now() + limits_.busy_timeout);
+    stream_.socket().async_wait(net::socket_base::wait_read,
+                                [self = shared_from_this(), g = ++wait_generation_](beast::error_code ec) {
+                                    if (g == self->wait_generation_) self->on_lock_watch(ec);
+                                });
+}
+
+void http_connection::on_lock_watch(beast::error_code ec) {
+    if (phase_ != phase::lock || ec == net::error::operation_aborted) return;
+    if (!ec) {
+        char byte;
+        const auto n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0) return;  // the body (or a next request) is coming: the deadline decides
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            stream_.socket().async_wait(net::socket_base::wait_read,
+                                        [self = shared_from_this(), g = ++wait_generation_](beast::error_code e) {
+                                            if (g == self->wait_generation_) self->on_lock_watch(e);
+                                        });
+            return;
+        }
+    }
+    // End of stream or a socket error: the client left. Leave the queue; if the lock was
+    // granted meanwhile, on_session_locked is on its way and finds the socket closed.
+    if (service_.locks().withdraw(locked_session_, lock_ticket_)) {
+        locked_session_.clear();
+        disarm_timer();
+        close();
+    }
 }
 
 void http_connection::on_session_locked() {
     lock_held_ = !locked_session_.empty();
+    const bool was_queued = lock_ticket_ != 0;
+    lock_ticket_ = 0;
+    if (phase_ == phase::lock && was_queued) {
+        ++wait_generation_;
+        beast::error_code ignored;
+        stream_.socket().cancel(ignored);  // the watch for a departing client
+        disarm_timer();
+    }
+    if (phase_ == phase::closed) return release_session();
     switch (packet_->kind) {
     case protocol::packet_kind::close_session:
-        return finish_request(service_.close_session(*packet_, location_));
+        // A commit may take minutes (a copy across file systems): it runs detached from the
+        // request and keeps the lock until it ends; after busy_timeout the client is told to
+        // come back (503), and finds the commit running (busy) or done (200).
+        commit_running_ = true;
+        arm_timer(clock::now() + limits_.busy_timeout);
+        return run_blocking(
+            phase::commit,
+            [&service = service_, packet = *packet_, where = location_] {
+                return service.close_session(packet, where);
+            },
+            [this](protocol::response response) { on_close_done(std::move(response)); });
     case protocol::packet_kind::cancel_session:
-        return finish_request(service_.cancel_session(*packet_, location_));
+        return run_blocking(
+            phase::blocking,
+            [&service = service_, packet = *packet_, where = location_] {
+                return service.cancel_session(packet, where);
+            },
+            [this](protocol::response response) { finish_request(std::move(response)); });
     default:
         break;
     }
-    auto begun = service_.begin_fragment(*packet_, location_);
-    if (!begun) return finish_request(service_.reject(begun.failure, echo_session_id_));
-    transfer_ = std::move(begun.value);
-    skip_left_ = transfer_->plan.skip;
-    start_fragment_body();
+    run_blocking(
+        phase::blocking, [&service = service_, packet = *packet_, where = location_] {
+                return service.begin_fragment(packet, where);
+            },
+        [this](protocol::outcome<fragment_transfer> begun) {
+            if (!begun) return finish_request(service_.reject(begun.failure, echo_session_id_));
+            start_fragment(std::move(*begun.value));
+        });
 }
 
-void http_connection::start_fragment_body() {
+// ---- blocking work ------------------------------------------------------------------------
+
+template <typename Work, typename Done>
+void http_connection::run_blocking(phase during, Work work, Done done) {
+    // The work owns copies of what it reads (the request's packet and location): a detached
+    // commit runs on while this connection answers busy and reads its next request.
+    phase_ = during;
+    net::post(blocking_.executor(), [self = shared_from_this(), work = std::move(work),
+                                     done = std::move(done)]() mutable {
+        auto result = work();
+        net::post(self->stream_.get_executor(),
+                  [self, result = std::move(result), done = std::move(done)]() mutable {
+                      done(std::move(result));
+                  });
+    });
+}
+
+void http_connection::on_close_done(protocol::response response) {
+    commit_running_ = false;
+    if (!detached_lock_.empty()) {
+        // The client was answered busy long ago; the commit's lock is released only now.
+        service_.locks().unlock(detached_lock_);
+        detached_lock_.clear();
+        return;
+    }
+    disarm_timer();
+    finish_request(std::move(response));
+}
+
+// ---- body ---------------------------------------------------------------------------------
+
+void http_connection::start_fragment(fragment_transfer transfer) {
+    transfer_ = std::move(transfer);
+    skip_left_ = transfer_->plan.skip;
     if (!expects_continue_ || body_left_ == 0) return start_body(after_body::finish_fragment);
     // The client waits for this before it sends the body (curl does for large bodies).
     static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
     expects_continue_ = false;
+    phase_ = phase::write;
     stream_.expires_after(limits_.read_timeout);
     net::async_write(stream_, net::buffer(continue_line.data(), continue_line.size()),
                      beast::bind_front_handler(&http_connection::on_continue_sent, shared_from_this()));
 }
 
 void http_connection::on_continue_sent(beast::error_code ec, std::size_t) {
-    if (ec) {
-        release_session();
-        return close();
-    }
+    if (ec) return on_body_lost("100 Continue not sent");
     start_body(after_body::finish_fragment);
 }
 
 void http_connection::start_body(after_body next) {
     after_body_ = next;
+    phase_ = phase::body;
+    body_started_ = body_last_read_ = clock::now();
+    body_read_ = 0;
+    body_timed_out_ = false;
     // Body bytes that arrived together with the header are already in buffer_.
     const std::size_t buffered = static_cast<std::size_t>(
         std::min<std::uint64_t>(buffer_.size(), body_left_));
@@ -224,57 +398,114 @@ void http_connection::start_body(after_body next) {
         consume_body(static_cast<const char*>(data.data()), buffered);
         buffer_.consume(buffered);
     }
+    trim_buffer();
     if (body_left_ == 0) return on_body_complete();
-    chunk_ = std::make_unique<char[]>(body_chunk_size);
-    do_read_body();
+    arm_timer(body_deadline());
+    on_body_readable({});  // try at once: the body usually follows its header
+}
+
+http_connection::clock::time_point http_connection::body_deadline() const {
+    // Two rules, as Apache's Timeout and mod_reqtimeout's MinRate together: no read may wait
+    // longer than read_timeout (a stalled client is let go), and the whole body must be in by
+    // read_timeout plus one second per min_body_rate bytes received (a trickling client is
+    // let go too, however regularly it sends).
+    const auto stalled = body_last_read_ + limits_.read_timeout;
+    if (limits_.min_body_rate == 0) return stalled;
+    const auto slow = body_started_ + limits_.read_timeout +
+                      std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
+                          static_cast<double>(body_read_) / static_cast<double>(limits_.min_body_rate)));
+    return std::min(stalled, slow);
 }
 
 void http_connection::consume_body(const char* data, std::size_t size) {
     body_left_ -= size;
+    body_read_ += size;
     const std::size_t skipped = static_cast<std::size_t>(std::min<std::uint64_t>(skip_left_, size));
     skip_left_ -= skipped;
     data += skipped;
     size -= skipped;
     if (size == 0 || !transfer_ || !transfer_->appender || write_error_) return;
-    // Never more than the plan says: the fragment's range ends where its body ends.
+    // Never more than the plan says: the fragment's range ends where its body ends. The write
+    // goes to the page cache and stays on this thread: it costs a copy, not a disk wait (the
+    // flush, which does wait, runs on the blocking pool at the end of the fragment).
     if (const auto ec = transfer_->appender->write(data, size)) write_error_ = ec;
 }
 
-void http_connection::do_read_body() {
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(body_left_, body_chunk_size));
-    stream_.expires_after(limits_.read_timeout);
-    // Straight from the socket into the bounded chunk: the Content-Length is known and the
-    // parser has nothing left to do for an identity body, so this saves a copy per byte.
-    stream_.async_read_some(net::buffer(chunk_.get(), want),
-                            beast::bind_front_handler(&http_connection::on_read_body, shared_from_this()));
+void http_connection::do_wait_readable() {
+    if (!timer_armed_) arm_timer(body_deadline());
+    stream_.socket().async_wait(net::socket_base::wait_read,
+                                [self = shared_from_this(), g = ++wait_generation_](beast::error_code ec) {
+                                    if (g == self->wait_generation_) self->on_body_readable(ec);
+                                });
 }
 
-void http_connection::on_read_body(beast::error_code ec, std::size_t bytes) {
-    if (bytes > 0) consume_body(chunk_.get(), bytes);
-    if (ec) {
-        // The client went away mid-body. What was written stays: the stored length is the
-        // truth, and the client resumes from there.
-        spdlog::debug("session {}: connection lost mid-body: {}", echo_session_id_.value_or("-"), ec.message());
-        if (transfer_ && transfer_->appender) transfer_->appender->finish();
-        transfer_.reset();
-        release_session();
-        return close();
+void http_connection::on_body_readable(beast::error_code ec) {
+    if (phase_ != phase::body) return;
+    if (body_timed_out_) return on_body_lost("body too slow");
+    if (ec) return on_body_lost(ec.message().c_str());
+    // Non-blocking reads until the socket is empty (the reactor is edge-triggered: readiness
+    // that is not read now is not reported again), the body is complete, or this turn ends.
+    char* const chunk = thread_chunk();
+    for (int turn = 0; body_left_ > 0; ++turn) {
+        if (turn == chunks_per_turn) {
+            net::post(stream_.get_executor(), [self = shared_from_this(), g = ++wait_generation_] {
+                if (g == self->wait_generation_) self->on_body_readable({});
+            });
+            return;
+        }
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(body_left_, body_chunk_size));
+        beast::error_code read_ec;
+        const std::size_t n = stream_.socket().read_some(net::buffer(chunk, want), read_ec);
+        if (would_block(read_ec)) return do_wait_readable();
+        if (n > 0) {
+            consume_body(chunk, n);
+            body_last_read_ = clock::now();
+        }
+        if (read_ec) return on_body_lost(read_ec.message().c_str());
     }
-    if (body_left_ > 0) return do_read_body();
+    disarm_timer();
     on_body_complete();
 }
 
+void http_connection::on_body_lost(const char* why) {
+    // The client went away mid-body (or was too slow). What was written stays: the stored
+    // length is the truth, and the client resumes from there.
+    spdlog::debug("session {}: body not received: {}", echo_session_id_.value_or("-"), why);
+    disarm_timer();
+    beast::error_code ignored;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    if (transfer_ && transfer_->appender) {
+        // Flush what arrived (a disk wait), then let the session go.
+        return run_blocking(
+            phase::blocking,
+            [transfer = std::move(transfer_)]() mutable {
+                transfer->appender->finish();
+                transfer.reset();  // the file is closed before the session is released
+                return 0;
+            },
+            [this](int) { close(); });
+    }
+    close();
+}
+
 void http_connection::on_body_complete() {
-    chunk_.reset();
     if (after_body_ == after_body::send_response) {
         auto response = std::move(*pending_response_);
         pending_response_.reset();
         return do_write(std::move(response));
     }
-    auto response = service_.finish_fragment(*packet_, *transfer_, write_error_);
+    run_blocking(
+        phase::blocking,
+        [&service = service_, packet = *packet_, transfer = std::move(*transfer_),
+         write_error = write_error_]() mutable {
+            // The flush of a durable fragment: a disk wait, off the I/O thread.
+            return service.finish_fragment(packet, transfer, write_error);
+        },
+        [this](protocol::response response) { finish_request(std::move(response)); });
     transfer_.reset();
-    finish_request(std::move(response));
 }
+
+// ---- response -----------------------------------------------------------------------------
 
 void http_connection::finish_request(protocol::response response) {
     // The answer is known. Release the session before writing: the next request of this
@@ -295,6 +526,7 @@ void http_connection::finish_request(protocol::response response) {
 }
 
 void http_connection::do_write(protocol::response response) {
+    phase_ = phase::write;
     if (response.close_connection) {
         keep_alive_ = false;
         close_after_write_ = true;
@@ -321,21 +553,89 @@ void http_connection::on_write(beast::error_code ec, std::size_t) {
 }
 
 void http_connection::do_linger() {
+    phase_ = phase::linger;
     beast::error_code ignored;
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-    if (!chunk_) chunk_ = std::make_unique<char[]>(body_chunk_size);
-    stream_.expires_after(linger_timeout);
-    stream_.async_read_some(net::buffer(chunk_.get(), body_chunk_size),
-                            beast::bind_front_handler(&http_connection::on_linger, shared_from_this()));
+    arm_timer(clock::now() + linger_timeout);
+    on_linger_readable({});
 }
 
-void http_connection::on_linger(beast::error_code ec, std::size_t) {
+void http_connection::on_linger_readable(beast::error_code ec) {
+    if (phase_ != phase::linger) return;
     if (ec) return close();
-    stream_.async_read_some(net::buffer(chunk_.get(), body_chunk_size),
-                            beast::bind_front_handler(&http_connection::on_linger, shared_from_this()));
+    char* const chunk = thread_chunk();
+    for (int turn = 0; turn < chunks_per_turn; ++turn) {
+        beast::error_code read_ec;
+        stream_.socket().read_some(net::buffer(chunk, body_chunk_size), read_ec);
+        if (would_block(read_ec)) {
+            stream_.socket().async_wait(net::socket_base::wait_read,
+                                        [self = shared_from_this(), g = ++wait_generation_](beast::error_code e) {
+                                            if (g == self->wait_generation_) self->on_linger_readable(e);
+                                        });
+            return;
+        }
+        if (read_ec) return close();
+    }
+    net::post(stream_.get_executor(), [self = shared_from_this(), g = ++wait_generation_] {
+        if (g == self->wait_generation_) self->on_linger_readable({});
+    });
+}
+
+// ---- deadlines ----------------------------------------------------------------------------
+
+void http_connection::arm_timer(clock::time_point at) {
+    timer_armed_ = true;
+    timer_.expires_at(at);  // a pending wait completes as aborted (a stale generation)
+    timer_.async_wait([self = shared_from_this(), g = ++timer_generation_](beast::error_code ec) {
+        if (ec || g != self->timer_generation_) return;
+        self->timer_armed_ = false;
+        self->on_timer();
+    });
+}
+
+void http_connection::disarm_timer() {
+    if (!timer_armed_) return;
+    timer_armed_ = false;
+    ++timer_generation_;
+    timer_.cancel();
+}
+
+void http_connection::on_timer() {
+    beast::error_code ignored;
+    switch (phase_) {
+    case phase::lock:
+        // Waited busy_timeout for the session: give up the place in the queue and say busy.
+        if (!service_.locks().withdraw(locked_session_, lock_ticket_)) return;  // being granted
+        locked_session_.clear();
+        lock_ticket_ = 0;
+        ++wait_generation_;
+        stream_.socket().cancel(ignored);
+        return finish_request(service_.reject({bits_errc::session_busy, {}}, echo_session_id_));
+    case phase::commit:
+        if (!commit_running_) return;
+        // The commit goes on and keeps the session's lock; the client comes back later.
+        detached_lock_ = std::move(locked_session_);
+        locked_session_.clear();
+        lock_held_ = false;
+        spdlog::info("session {}: commit still running after {} s: answered busy",
+                     echo_session_id_.value_or("-"), limits_.busy_timeout.count());
+        return finish_request(service_.reject({bits_errc::session_busy, {}}, echo_session_id_));
+    case phase::body:
+        // The deadline grew with the bytes received since it was armed: look again then.
+        if (clock::now() < body_deadline()) return arm_timer(body_deadline());
+        body_timed_out_ = true;
+        stream_.socket().cancel(ignored);  // the readiness wait completes, sees the timeout
+        return;
+    case phase::linger:
+        return close();
+    default:
+        return;
+    }
 }
 
 void http_connection::close() {
+    phase_ = phase::closed;
+    disarm_timer();
     release_session();
     beast::error_code ignored;
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);

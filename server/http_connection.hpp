@@ -1,13 +1,22 @@
 #pragma once
 // One client connection: reads a request header, asks upload_service what to do, streams a
 // fragment's body into storage in bounded chunks, writes the Ack, and loops while the client
-// keeps the connection alive. All of it runs on the connection's strand; every async step is a
-// do_x / on_x pair with an error_code, and every read has a deadline.
+// keeps the connection alive. All of it runs on the connection's io_context (one thread); disk
+// work runs on the blocking pool and its result comes back here. Every async step is a do_x /
+// on_x pair with an error_code, and every wait has a deadline: idle_timeout until a request's
+// first byte, read_timeout for the whole header, read_timeout + bytes / min_body_rate for a
+// body, busy_timeout for a session lock or a commit.
+//
+// Memory: a waiting connection owns no body buffer. Bodies are read when the socket is
+// readable, with non-blocking reads into one buffer per thread, consumed before the handler
+// returns (so no two reads ever share it).
 
+#include "server/blocking_pool.hpp"
 #include "server/upload_service.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -24,8 +33,10 @@
 namespace bitsd::server {
 
 struct connection_limits {
-    std::chrono::seconds read_timeout{120};  // each read of a body chunk
-    std::chrono::seconds idle_timeout{120};  // waiting for (the rest of) a request header
+    std::chrono::seconds idle_timeout{120};  // until the first byte of a request
+    std::chrono::seconds read_timeout{120};  // the whole header; a body's base deadline
+    std::uint64_t min_body_rate = 256;       // bytes/s a body must keep (0 = no rate rule)
+    std::chrono::seconds busy_timeout{60};   // waiting for a session or its commit, then 503
 };
 
 class http_connection : public std::enable_shared_from_this<http_connection> {
@@ -36,40 +47,66 @@ public:
     using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, executor_type>;
     using stream_type =
         boost::beast::basic_stream<boost::asio::ip::tcp, executor_type, boost::beast::unlimited_rate_policy>;
+    using timer_type = boost::asio::basic_waitable_timer<
+        std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, executor_type>;
 
-    http_connection(socket_type&& socket, upload_service& service, connection_limits limits);
+    http_connection(socket_type&& socket, upload_service& service, blocking_pool& blocking,
+                    connection_limits limits);
     ~http_connection();
 
     void run();
 
 private:
     enum class after_body { finish_fragment, send_response };
+    // What the connection waits for; a completion that finds another phase is stale.
+    enum class phase { header, lock, blocking, commit, body, write, linger, closed };
+    using clock = std::chrono::steady_clock;
 
     void do_read_header();
+    void do_read_header_some();
     void on_read_header(boost::beast::error_code ec, std::size_t bytes);
+    void on_header_error(boost::beast::error_code ec);
     void handle_request();
+    void wait_for_lock();
+    void on_lock_watch(boost::beast::error_code ec);
     void on_session_locked();
-    void start_fragment_body();
+    template <typename Work, typename Done>
+    void run_blocking(phase during, Work work, Done done);
+    void on_close_done(protocol::response response);
+    void start_fragment(fragment_transfer transfer);
     void on_continue_sent(boost::beast::error_code ec, std::size_t bytes);
     void start_body(after_body next);
     void consume_body(const char* data, std::size_t size);
-    void do_read_body();
-    void on_read_body(boost::beast::error_code ec, std::size_t bytes);
+    void do_wait_readable();
+    void on_body_readable(boost::beast::error_code ec);
+    void on_body_lost(const char* why);
     void on_body_complete();
     void finish_request(protocol::response response);
     void do_write(protocol::response response);
     void on_write(boost::beast::error_code ec, std::size_t bytes);
     void do_linger();
-    void on_linger(boost::beast::error_code ec, std::size_t bytes);
+    void on_linger_readable(boost::beast::error_code ec);
+    void arm_timer(clock::time_point at);
+    void disarm_timer();
+    void on_timer();
+    clock::time_point body_deadline() const;
+    void trim_buffer();
     void close();
     void release_session();
     void reset_request();
 
     stream_type stream_;
-    boost::beast::flat_buffer buffer_;
+    timer_type timer_;  // body, lock, commit and linger deadlines
+    boost::beast::flat_buffer buffer_;  // header bytes only; never larger than the header limit
     std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
     upload_service& service_;
+    blocking_pool& blocking_;
     connection_limits limits_;
+    phase phase_ = phase::header;
+    bool header_started_ = false;  // a byte of this request arrived: read_timeout_s runs
+    std::uint64_t timer_generation_ = 0;  // a timer completion of an older arming is stale
+    bool timer_armed_ = false;
+    std::uint64_t wait_generation_ = 0;   // likewise for the socket's readiness waits
 
     // The request in progress.
     std::optional<protocol::packet> packet_;
@@ -77,8 +114,15 @@ private:
     std::optional<std::string> echo_session_id_;
     std::string locked_session_;  // the session whose lock this connection asked for
     bool lock_held_ = false;      // granted: only then may this connection unlock it
+    storage::session_locks::ticket lock_ticket_ = 0;  // while queued for the lock
+    std::string detached_lock_;   // held by a commit that outlived busy_timeout_s
+    bool commit_running_ = false;
     std::optional<fragment_transfer> transfer_;
     std::uint64_t body_left_ = 0;   // body bytes still to come off the wire
+    std::uint64_t body_read_ = 0;   // body bytes read so far (the minimum-rate deadline)
+    clock::time_point body_started_{};
+    clock::time_point body_last_read_{};
+    bool body_timed_out_ = false;
     std::uint64_t skip_left_ = 0;   // of those, bytes to read and drop before writing
     std::error_code write_error_;   // first storage failure while streaming
     after_body after_body_ = after_body::send_response;
@@ -87,7 +131,6 @@ private:
     bool unread_input_ = false;  // the client may still be sending what we will never read
     bool keep_alive_ = false;
     unsigned version_ = 11;
-    std::unique_ptr<char[]> chunk_;  // the bounded body buffer, held only while a body streams
     boost::beast::http::response<boost::beast::http::empty_body> response_;  // reused per request
     bool close_after_write_ = false;
 };

@@ -113,6 +113,9 @@ TEST_CASE("the example config file sets every key and parses", "[config]") {
     CHECK(s.uploads[1].session_timeout_s == 86400);
     CHECK(s.read_timeout_s == 120);
     CHECK(s.idle_timeout_s == 120);
+    CHECK(s.min_body_rate_bytes_per_s == 256);
+    CHECK(s.busy_timeout_s == 60);
+    CHECK(s.blocking_threads == 4);
     CHECK(s.cleanup_interval_s == 3600);
     CHECK(s.threads == 0);
     CHECK(s.level == cfg::log_level::info);
@@ -123,6 +126,7 @@ TEST_CASE("every value the file can set is read", "[config]") {
     REQUIRE_FALSE(cfg::parse_json(R"({
         "fsync": "none", "threads": 256, "log_level": "off", "read_timeout_s": 1,
         "idle_timeout_s": 2, "cleanup_interval_s": 3, "max_fragment_size": 1,
+        "min_body_rate_bytes_per_s": 0, "busy_timeout_s": 4, "blocking_threads": 256,
         "host_id": "10.0.0.1", "host_id_fallback_timeout_s": 0,
         "uploads": [{"url_prefix": "/", "destination_dir": "d", "max_upload_size": 5,
                      "session_timeout_s": 9, "allow_overwrites": true,
@@ -133,6 +137,9 @@ TEST_CASE("every value the file can set is read", "[config]") {
     CHECK(s.level == cfg::log_level::off);
     CHECK(s.read_timeout_s == 1);
     CHECK(s.idle_timeout_s == 2);
+    CHECK(s.min_body_rate_bytes_per_s == 0);
+    CHECK(s.busy_timeout_s == 4);
+    CHECK(s.blocking_threads == 256);
     CHECK(s.cleanup_interval_s == 3);
     CHECK(s.max_fragment_size == 1);
     CHECK(s.host_id == std::optional<std::string>("10.0.0.1"));
@@ -227,6 +234,11 @@ TEST_CASE("a bad value is an error that starts with its key path", "[config]") {
         {R"({"cleanup_interval_s": 0})", "cleanup_interval_s: expected a positive integer"},
         {R"({"cleanup_interval_s": [1]})", "cleanup_interval_s: expected a positive integer"},
         {R"({"threads": 257})", "threads: expected an integer from 0 to 256"},
+        {R"({"blocking_threads": 0})", "blocking_threads: expected an integer from 1 to 256"},
+        {R"({"blocking_threads": 257})", "blocking_threads: expected an integer from 1 to 256"},
+        {R"({"busy_timeout_s": 0})", "busy_timeout_s: expected a positive integer"},
+        {R"({"min_body_rate_bytes_per_s": -1})", "min_body_rate_bytes_per_s: expected"},
+        {R"({"min_body_rate_bytes_per_s": "256"})", "min_body_rate_bytes_per_s: expected"},
         {R"({"threads": -1})", "threads: expected an integer from 0 to 256"},
         {R"({"threads": "4"})", "threads: expected an integer from 0 to 256"},
         {R"({"threads": 4.0})", "threads: expected an integer from 0 to 256"},

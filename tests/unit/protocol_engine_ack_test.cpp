@@ -182,9 +182,9 @@ TEST_CASE("protocol: fragment_ack carries BITS-Received-Content-Range", "[protoc
 }
 
 TEST_CASE("protocol: error Acks for every BITS error", "[protocol][engine][ack]") {
-    // Every enumerator (the enum is dense from 1 to method_not_allowed) except the two plain
+    // Every enumerator (the enum is dense from 1 to session_busy) except the two plain
     // HTTP answers, which have their own test case.
-    const int value = GENERATE(range(1, static_cast<int>(bits_errc::method_not_allowed) + 1));
+    const int value = GENERATE(range(1, static_cast<int>(bits_errc::session_busy) + 1));
     const auto e = static_cast<bits_errc>(value);
     if (e == bits_errc::not_found || e == bits_errc::method_not_allowed) return;
     const std::error_code ec = e;
@@ -238,6 +238,7 @@ TEST_CASE("protocol: error Acks carry the exact values of the Decisions table", 
         {bits_errc::upload_too_large, 500, "0x80200020"},
         {bits_errc::disk_full, 500, "0x80070070"},
         {bits_errc::internal_error, 500, "0x80004005"},
+        {bits_errc::session_busy, 503, "0x801901F7"},
     }));
     CAPTURE(c.code);
     const auto r = eng.error_response(make_error_code(c.error), std::optional<std::string>(sid));
@@ -246,6 +247,8 @@ TEST_CASE("protocol: error Acks carry the exact values of the Decisions table", 
     CHECK(header(r, "BITS-Error") == std::optional<std::string>(c.code));
     CHECK(header(r, "BITS-Error-Context") == std::optional<std::string>("0x5"));
     CHECK(header(r, "BITS-Session-Id") == std::optional<std::string>(sid));
+    // Only the transient busy answer says when to come back.
+    CHECK(count_header(r, "Retry-After") == (c.error == bits_errc::session_busy ? 1u : 0u));
 }
 
 TEST_CASE("protocol: a resync rejection is a 416 Ack with the offset and no error",

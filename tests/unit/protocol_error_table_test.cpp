@@ -64,14 +64,15 @@ const table_row rows[] = {
     {bits_errc::upload_url_not_found, "upload_url_not_found", 404, 0, 0},
     {bits_errc::not_found, "not_found", 404, 0, 0},
     {bits_errc::method_not_allowed, "method_not_allowed", 405, 0, 0},
+    {bits_errc::session_busy, "session_busy", 503, 0x801901F7, 0x5},
 };
 
 }  // namespace
 
 TEST_CASE("protocol: answer_for maps every bits_errc per the Decisions table",
           "[protocol][error_table]") {
-    // The rows cover the enum: values 1..method_not_allowed, each exactly once.
-    CHECK(sizeof rows / sizeof rows[0] == static_cast<std::size_t>(bits_errc::method_not_allowed));
+    // The rows cover the enum: values 1..session_busy, each exactly once.
+    CHECK(sizeof rows / sizeof rows[0] == static_cast<std::size_t>(bits_errc::session_busy));
     std::set<int> values;
     for (const table_row& r : rows) values.insert(static_cast<int>(r.error));
     CHECK(values.size() == sizeof rows / sizeof rows[0]);
@@ -104,6 +105,8 @@ TEST_CASE("protocol: the Decisions table's specific answers", "[protocol][error_
     CHECK(answer_for(bits_errc::unexpected_offset).hresult == 0);              // 416 carries no error
     CHECK(answer_for(bits_errc::incomplete_upload).http_status == 400);
     CHECK(answer_for(bits_errc::incomplete_upload).hresult == 0x80070057);
+    CHECK(answer_for(bits_errc::session_busy).http_status == 503);           // transient
+    CHECK(answer_for(bits_errc::session_busy).hresult == 0x801901F7);
     CHECK(context_server == 0x5);
     CHECK(context_application == 0x7);
 }

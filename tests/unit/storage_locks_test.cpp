@@ -169,3 +169,24 @@ TEST_CASE("locks: shutdown drops waiters without granting them", "[storage]") {
     CHECK_FALSE(locks.try_lock(id_b));
     locks.unlock(id_a);  // harmless
 }
+
+TEST_CASE("locks: a withdrawn waiter is never granted and its handler is released", "[storage]") {
+    session_locks locks;
+    std::vector<int> order;
+    CHECK(locks.lock(id_a, [&] { order.push_back(1); }) == 0);  // granted at once
+    auto owned = std::make_shared<int>(7);
+    const auto second = locks.lock(id_a, [&, owned] { order.push_back(2); });
+    const auto third = locks.lock(id_a, [&] { order.push_back(3); });
+    CHECK(second != 0);
+    CHECK(third != 0);
+    CHECK(owned.use_count() == 2);
+    CHECK(locks.withdraw(id_a, second));
+    CHECK(owned.use_count() == 1);          // the handler (and what it owned) is gone
+    CHECK_FALSE(locks.withdraw(id_a, second));  // only once
+    locks.unlock(id_a);
+    CHECK(order == std::vector<int>{1, 3});
+    CHECK_FALSE(locks.withdraw(id_a, third));  // granted: no longer a waiter
+    locks.unlock(id_a);
+    CHECK(locks.locked_count() == 0);
+    CHECK_FALSE(locks.withdraw(id_b, 12345));
+}

@@ -1,0 +1,14 @@
+#include "server/blocking_pool.hpp"
+
+namespace bitsd::server {
+
+blocking_pool::blocking_pool(std::size_t threads) { pool_.emplace(threads == 0 ? 1 : threads); }
+
+void blocking_pool::stop_and_join() {
+    if (!pool_) return;
+    pool_->stop();
+    pool_->join();
+    pool_.reset();  // queued handlers (and the connections they own) are destroyed here
+}
+
+}  // namespace bitsd::server
