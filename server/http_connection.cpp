@@ -1,13 +1,13 @@
 #include "server/http_connection.hpp"
 
+#include "server/response_head.hpp"
+
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -531,16 +531,10 @@ void http_connection::do_write(protocol::response response) {
         keep_alive_ = false;
         close_after_write_ = true;
     }
-    response_ = {};
-    response_.version(version_ == 10 ? 10 : 11);
-    response_.result(response.status);
-    response_.set(http::field::server, "bitsd");
-    for (auto& [name, value] : response.headers) response_.insert(name, value);
-    response_.content_length(0);
-    response_.keep_alive(keep_alive_);
+    format_response_head(head_, version_, response, keep_alive_);
     stream_.expires_after(limits_.read_timeout);
-    http::async_write(stream_, response_,
-                      beast::bind_front_handler(&http_connection::on_write, shared_from_this()));
+    net::async_write(stream_, net::buffer(head_),
+                     beast::bind_front_handler(&http_connection::on_write, shared_from_this()));
 }
 
 void http_connection::on_write(beast::error_code ec, std::size_t) {

@@ -131,7 +131,7 @@ private:
     bool unread_input_ = false;  // the client may still be sending what we will never read
     bool keep_alive_ = false;
     unsigned version_ = 11;
-    boost::beast::http::response<boost::beast::http::empty_body> response_;  // reused per request
+    std::string head_;  // the Ack being written, one buffer (format_response_head); reused
     bool close_after_write_ = false;
 };
 
