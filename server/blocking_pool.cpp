@@ -2,13 +2,19 @@
 
 namespace bitsd::server {
 
-blocking_pool::blocking_pool(std::size_t threads) { pool_.emplace(threads == 0 ? 1 : threads); }
+blocking_pool::blocking_pool(std::size_t threads) {
+    pool_.emplace(threads == 0 ? 1 : threads);
+    commit_pool_.emplace(threads == 0 ? 1 : threads);
+}
 
 void blocking_pool::stop_and_join() {
     if (!pool_) return;
     pool_->stop();
+    commit_pool_->stop();
     pool_->join();
+    commit_pool_->join();
     pool_.reset();  // queued handlers (and the connections they own) are destroyed here
+    commit_pool_.reset();
 }
 
 }  // namespace bitsd::server

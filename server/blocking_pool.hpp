@@ -16,9 +16,14 @@ class blocking_pool {
 public:
     using executor_type = boost::asio::thread_pool::executor_type;
 
+    // `threads` for short disk work and as many again for commits.
     explicit blocking_pool(std::size_t threads);
 
+    // Short work: lookups, creates, the flush at the end of a fragment, cancels.
     executor_type executor() noexcept { return pool_->get_executor(); }
+    // Commits, which may copy for minutes: a pool of their own, so that a few large commits
+    // never make every Create-Session and Fragment of the server queue behind them.
+    executor_type commit_executor() noexcept { return commit_pool_->get_executor(); }
 
     // For stopping: waits for the work that is running (it finishes: a commit is never cut
     // off halfway, and is resumable anyway) and destroys what is queued without running it.
@@ -27,6 +32,7 @@ public:
 
 private:
     std::optional<boost::asio::thread_pool> pool_;
+    std::optional<boost::asio::thread_pool> commit_pool_;
 };
 
 }  // namespace bitsd::server

@@ -233,7 +233,7 @@ void http_connection::handle_request() {
         return finish_request(service_.ping(*packet_));  // no disk: answered right here
     case protocol::packet_kind::create_session:
         return run_blocking(
-            phase::blocking,
+            phase::blocking, blocking_.executor(),
             [&service = service_, packet = *packet_, where = location_] {
                 return service.create_session(packet, where);
             },
@@ -307,17 +307,19 @@ void http_connection::on_session_locked() {
         // A commit may take minutes (a copy across file systems): it runs detached from the
         // request and keeps the lock until it ends; after busy_timeout the client is told to
         // come back (503), and finds the commit running (busy) or done (200).
-        commit_running_ = true;
+        commit_ = std::make_shared<running_commit>();
         arm_timer(clock::now() + limits_.busy_timeout);
         return run_blocking(
-            phase::commit,
+            phase::commit, blocking_.commit_executor(),
             [&service = service_, packet = *packet_, where = location_] {
                 return service.close_session(packet, where);
             },
-            [this](protocol::response response) { on_close_done(std::move(response)); });
+            [this, commit = commit_](protocol::response response) {
+                on_close_done(commit, std::move(response));
+            });
     case protocol::packet_kind::cancel_session:
         return run_blocking(
-            phase::blocking,
+            phase::blocking, blocking_.executor(),
             [&service = service_, packet = *packet_, where = location_] {
                 return service.cancel_session(packet, where);
             },
@@ -326,9 +328,10 @@ void http_connection::on_session_locked() {
         break;
     }
     run_blocking(
-        phase::blocking, [&service = service_, packet = *packet_, where = location_] {
-                return service.begin_fragment(packet, where);
-            },
+        phase::blocking, blocking_.executor(),
+        [&service = service_, packet = *packet_, where = location_] {
+            return service.begin_fragment(packet, where);
+        },
         [this](protocol::outcome<fragment_transfer> begun) {
             if (!begun) return finish_request(service_.reject(begun.failure, echo_session_id_));
             start_fragment(std::move(*begun.value));
@@ -338,11 +341,12 @@ void http_connection::on_session_locked() {
 // ---- blocking work ------------------------------------------------------------------------
 
 template <typename Work, typename Done>
-void http_connection::run_blocking(phase during, Work work, Done done) {
+void http_connection::run_blocking(phase during, boost::asio::thread_pool::executor_type pool,
+                                   Work work, Done done) {
     // The work owns copies of what it reads (the request's packet and location): a detached
     // commit runs on while this connection answers busy and reads its next request.
     phase_ = during;
-    net::post(blocking_.executor(), [self = shared_from_this(), work = std::move(work),
+    net::post(pool, [self = shared_from_this(), work = std::move(work),
                                      done = std::move(done)]() mutable {
         auto result = work();
         net::post(self->stream_.get_executor(),
@@ -352,14 +356,15 @@ void http_connection::run_blocking(phase during, Work work, Done done) {
     });
 }
 
-void http_connection::on_close_done(protocol::response response) {
-    commit_running_ = false;
-    if (!detached_lock_.empty()) {
-        // The client was answered busy long ago; the commit's lock is released only now.
-        service_.locks().unlock(detached_lock_);
-        detached_lock_.clear();
+void http_connection::on_close_done(const std::shared_ptr<running_commit>& commit,
+                                    protocol::response response) {
+    if (commit->detached) {
+        // The client was answered busy long ago and this connection has moved on: only the
+        // session's lock, kept while the commit ran, is left to release.
+        if (!commit->lock.empty()) service_.locks().unlock(commit->lock);
         return;
     }
+    commit_.reset();
     disarm_timer();
     finish_request(std::move(response));
 }
@@ -477,7 +482,7 @@ void http_connection::on_body_lost(const char* why) {
     if (transfer_ && transfer_->appender) {
         // Flush what arrived (a disk wait), then let the session go.
         return run_blocking(
-            phase::blocking,
+            phase::blocking, blocking_.executor(),
             [transfer = std::move(transfer_)]() mutable {
                 transfer->appender->finish();
                 transfer.reset();  // the file is closed before the session is released
@@ -495,7 +500,7 @@ void http_connection::on_body_complete() {
         return do_write(std::move(response));
     }
     run_blocking(
-        phase::blocking,
+        phase::blocking, blocking_.executor(),
         [&service = service_, packet = *packet_, transfer = std::move(*transfer_),
          write_error = write_error_]() mutable {
             // The flush of a durable fragment: a disk wait, off the I/O thread.
@@ -606,11 +611,13 @@ void http_connection::on_timer() {
         stream_.socket().cancel(ignored);
         return finish_request(service_.reject({bits_errc::session_busy, {}}, echo_session_id_));
     case phase::commit:
-        if (!commit_running_) return;
+        if (!commit_) return;
         // The commit goes on and keeps the session's lock; the client comes back later.
-        detached_lock_ = std::move(locked_session_);
+        commit_->detached = true;
+        if (lock_held_) commit_->lock = std::move(locked_session_);
         locked_session_.clear();
         lock_held_ = false;
+        commit_.reset();
         spdlog::info("session {}: commit still running after {} s: answered busy",
                      echo_session_id_.value_or("-"), limits_.busy_timeout.count());
         return finish_request(service_.reject({bits_errc::session_busy, {}}, echo_session_id_));

@@ -59,6 +59,14 @@ public:
 private:
     enum class after_body { finish_fragment, send_response };
     // What the connection waits for; a completion that finds another phase is stale.
+    // The Close-Session commit in flight, shared with its completion. A commit that outlives
+    // busy_timeout_s is detached: the client is answered busy, the connection moves on to its
+    // next request, and the completion owns the session's lock (released when the commit
+    // ends, so a retried Close is busy meanwhile, never a second commit) and answers nobody.
+    struct running_commit {
+        std::string lock;       // the session lock handed over on detaching ("" = none held)
+        bool detached = false;
+    };
     enum class phase { header, lock, blocking, commit, body, write, linger, closed };
     using clock = std::chrono::steady_clock;
 
@@ -71,8 +79,9 @@ private:
     void on_lock_watch(boost::beast::error_code ec);
     void on_session_locked();
     template <typename Work, typename Done>
-    void run_blocking(phase during, Work work, Done done);
-    void on_close_done(protocol::response response);
+    void run_blocking(phase during, boost::asio::thread_pool::executor_type pool, Work work,
+                      Done done);
+    void on_close_done(const std::shared_ptr<running_commit>& commit, protocol::response response);
     void start_fragment(fragment_transfer transfer);
     void on_continue_sent(boost::beast::error_code ec, std::size_t bytes);
     void start_body(after_body next);
@@ -115,8 +124,7 @@ private:
     std::string locked_session_;  // the session whose lock this connection asked for
     bool lock_held_ = false;      // granted: only then may this connection unlock it
     storage::session_locks::ticket lock_ticket_ = 0;  // while queued for the lock
-    std::string detached_lock_;   // held by a commit that outlived busy_timeout_s
-    bool commit_running_ = false;
+    std::shared_ptr<running_commit> commit_;
     std::optional<fragment_transfer> transfer_;
     std::uint64_t body_left_ = 0;   // body bytes still to come off the wire
     std::uint64_t body_read_ = 0;   // body bytes read so far (the minimum-rate deadline)

@@ -257,7 +257,7 @@ class BlockingWorkTest(unittest.TestCase, BitsAssertions):
 
     SIZE = 1024 * MIB
 
-    def start_with_uploaded_session(self):
+    def start_with_uploaded_session(self, **extra):
         """A durable bitsd (one I/O thread, busy_timeout_s 1) with data on tmpfs and the
         destination on disk, and one session holding SIZE bytes: its commit is a copy plus a
         flush of 1 GiB, which here outlasts busy_timeout_s."""
@@ -269,7 +269,7 @@ class BlockingWorkTest(unittest.TestCase, BitsAssertions):
         data_dir = tempfile.mkdtemp(prefix="bitsd-e2e-data-", dir=shm)
         self.addCleanup(shutil.rmtree, data_dir, True)
         server = Server(self, fsync="durable",
-                        extra={"threads": 1, "busy_timeout_s": 1, "data_dir": data_dir})
+                        extra={"threads": 1, "busy_timeout_s": 1, "data_dir": data_dir, **extra})
         server.start()
         client = BitsClient(server)
         session = client.new_session("big.bin")
@@ -308,6 +308,78 @@ class BlockingWorkTest(unittest.TestCase, BitsAssertions):
             self.assert_bits_error(r, 503, HTTP_E_STATUS_SERVICE_UNAVAIL, session=session)
             time.sleep(0.5)
         self.assert_ok(r, session=session)
+        self.assert_file(server.file_path("big.bin"), source.sha256(), self.SIZE)
+
+    def close_head_for(self, server, session, name):
+        return build_head("BITS_POST", f"/uploads/{name}",
+                          [("Host", f"127.0.0.1:{server.port}"),
+                           ("BITS-Packet-Type", "Close-Session"), ("BITS-Session-Id", session),
+                           ("Content-Length", "0")])
+
+    def test_requests_after_a_busy_commit_answer_for_themselves(self):
+        """Review finding: after a Close answered busy (its commit runs on), the next requests
+        on the same connection must get their own answers at once, the detached commit must
+        keep its session's lock until it ends (a retried Close is busy, never a second commit
+        of the same session), and the file lands whole."""
+        server, client, session, source = self.start_with_uploaded_session()
+        small = PatternSource(4096, seed=16)
+        other = client.new_session("small.bin")
+        self.assert_received(client.fragment(other, small, 0, 4096, name="small.bin", n=4096), 4096)
+        closer = HttpConnection("127.0.0.1", server.port, timeout=30)
+        self.addCleanup(closer.close)
+        closer.send(self.close_head(server, session))
+        r = closer.read_response()
+        if r.status == 200:
+            self.skipTest("the 1 GiB commit finished within busy_timeout_s: nothing detached")
+        self.assert_bits_error(r, 503, HTTP_E_STATUS_SERVICE_UNAVAIL, session=session)
+        # A Close with a malformed id on the same connection: answered at once, for itself.
+        closer.send(self.close_head_for(server, "nope", "small.bin"))
+        closer.settimeout(5)
+        r = closer.read_response()
+        self.assertEqual(r.status, 500, str(r))
+        self.assertEqual(r.headers.get("BITS-Session-Id"), "nope", str(r))
+        # Another session's Close on the same connection: committed and answered for itself.
+        closer.send(self.close_head_for(server, other, "small.bin"))
+        r = closer.read_response()
+        self.assert_ok(r, session=other)
+        self.assert_file(server.file_path("small.bin"), small.sha256(), 4096)
+        # The big commit still owns its session: a retried Close is busy until it is done.
+        for _ in range(240):
+            r = client.close(session, name="big.bin")
+            if r.status == 200:
+                break
+            self.assert_bits_error(r, 503, HTTP_E_STATUS_SERVICE_UNAVAIL, session=session)
+            time.sleep(0.25)
+        self.assert_ok(r, session=session)
+        self.assert_file(server.file_path("big.bin"), source.sha256(), self.SIZE)
+
+    def test_create_session_does_not_queue_behind_a_long_commit(self):
+        """Review finding: with one blocking thread, a Create-Session waited for a whole 1 GiB
+        commit to finish. Commits have a pool of their own."""
+        server, client, session, source = self.start_with_uploaded_session(blocking_threads=1)
+        closer = HttpConnection("127.0.0.1", server.port, timeout=30)
+        self.addCleanup(closer.close)
+        started = time.monotonic()
+        closer.send(self.close_head(server, session))
+        time.sleep(0.2)  # the commit is running
+        creator = BitsClient(server)
+        self.addCleanup(creator.reset)
+        t0 = time.monotonic()
+        other = creator.new_session("other.bin")
+        create_s = time.monotonic() - t0
+        self.assertTrue(other)
+        for _ in range(240):
+            r = client.close(session, name="big.bin")
+            if r.status == 200:
+                break
+            self.assert_bits_error(r, 503, HTTP_E_STATUS_SERVICE_UNAVAIL, session=session)
+            time.sleep(0.25)
+        self.assert_ok(r, session=session)
+        commit_s = time.monotonic() - started
+        if commit_s < 1.5:
+            self.skipTest(f"the commit took only {commit_s:.2f} s: too short to tell")
+        self.assertLess(create_s, commit_s / 3,
+                        f"Create-Session took {create_s:.2f} s during a {commit_s:.2f} s commit")
         self.assert_file(server.file_path("big.bin"), source.sha256(), self.SIZE)
 
     def test_ping_answered_promptly_while_a_cross_filesystem_commit_runs(self):
