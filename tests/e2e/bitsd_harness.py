@@ -34,6 +34,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -1028,3 +1029,19 @@ class BitsAssertions:
         if size is not None:
             self.assertEqual(os.path.getsize(path), size, f"size of {path}{msg}")
         self.assertEqual(sha256_file(path), expected_sha256, f"SHA-256 of {path}{msg}")
+
+
+class ServerTestCase(BitsAssertions, unittest.TestCase):
+    """A test case that starts its own bitsd per test: `start()` gives the server and a client,
+    `raw()` a connection for requests written byte by byte."""
+
+    def start(self, **kw):
+        srv = Server(self, **kw).start()
+        client = BitsClient(srv)
+        self.addCleanup(client.reset)
+        return srv, client
+
+    def raw(self, srv, timeout=10.0):
+        conn = HttpConnection("127.0.0.1", srv.port, timeout)
+        self.addCleanup(conn.close)
+        return conn

@@ -6,21 +6,10 @@ import unittest
 
 from bitsd_harness import (
     BITS_PROTOCOL_GUID, E_INVALIDARG, KIB, SESSION_ID_RE, BitsAssertions, BitsClient,
-    HttpConnection, Server, build_head)
+    HttpConnection, Server, build_head, ServerTestCase)
 
 
-class HardeningTestBase(BitsAssertions, unittest.TestCase):
-
-    def start(self, **kw):
-        srv = Server(self, **kw).start()
-        client = BitsClient(srv)
-        self.addCleanup(client.reset)
-        return srv, client
-
-    def raw(self, srv, timeout=10.0):
-        conn = HttpConnection("127.0.0.1", srv.port, timeout)
-        self.addCleanup(conn.close)
-        return conn
+class HardeningTestBase(ServerTestCase):
 
     def exchange(self, srv, head_lines, body=b"", target="/uploads/x.bin", version="HTTP/1.1",
                  host=True):

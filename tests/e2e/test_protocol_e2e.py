@@ -10,25 +10,14 @@ import unittest
 from bitsd_harness import (
     BG_E_SESSION_NOT_FOUND, BG_E_TOO_LARGE, BITS_PROTOCOL_GUID, E_ACCESSDENIED, E_INVALIDARG,
     KIB, SESSION_ID_RE, BitsAssertions, BitsClient, HttpConnection, ProtocolError, Server,
-    build_head)
+    build_head, ServerTestCase)
 
 
 def pseudo_random_bytes(n, seed):
     return random.Random(seed).randbytes(n)
 
 
-class ProtocolTestBase(BitsAssertions, unittest.TestCase):
-
-    def start(self, **kw):
-        srv = Server(self, **kw).start()
-        client = BitsClient(srv)
-        self.addCleanup(client.reset)
-        return srv, client
-
-    def raw(self, srv, timeout=10.0):
-        conn = HttpConnection("127.0.0.1", srv.port, timeout)
-        self.addCleanup(conn.close)
-        return conn
+class ProtocolTestBase(ServerTestCase):
 
     def upload_all(self, client, sid, data, name, start=0, step=64 * KIB):
         """Sends [start, size) in order; every fragment must be a 200 with the right offset."""
