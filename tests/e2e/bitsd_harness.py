@@ -80,6 +80,13 @@ def wire_dir():
     return os.path.normpath(os.path.join(here, "..", "data", "wire"))
 
 
+def under_asan(pid):
+    """True when the process runs with AddressSanitizer, whose shadow memory and quarantine
+    make RSS meaningless: tests that measure RSS skip themselves then, saying so."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
 def sha256_file(path, chunk=4 * MIB):
     h = hashlib.sha256()
     with open(path, "rb") as f:

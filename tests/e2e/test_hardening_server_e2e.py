@@ -21,7 +21,7 @@ import time
 import unittest
 
 from bitsd_harness import (BITS_PROTOCOL_GUID, KIB, MIB, BitsAssertions, BitsClient,
-                           HttpConnection, PatternSource, Server, build_head)
+                           HttpConnection, PatternSource, Server, build_head, under_asan)
 
 HTTP_E_STATUS_SERVICE_UNAVAIL = "0x801901F7"
 
@@ -36,11 +36,6 @@ def vm_rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError("no VmRSS")
-
-
-def under_asan(pid):
-    with open(f"/proc/{pid}/maps") as f:
-        return "libasan" in f.read()
 
 
 def wait_until(predicate, timeout, step=0.05):
