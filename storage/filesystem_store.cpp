@@ -368,6 +368,12 @@ std::error_code filesystem_store::do_commit(const location& where, const destina
         return finish_commit(where, original, joined);
     }
 
+    if (!data_present) {
+        // A `receiving` session without its data file holds no bytes (a Cancel deleted them
+        // and could not write its tombstone, or crashed in between): it is the empty file.
+        if ((ec = write_new_file(data, std::string()))) return ec;
+    }
+
     // Everything below either completes or puts the session back to `receiving` with its bytes
     // and without a temporary copy beside the destination.
     platform::file_handle parent;

@@ -308,6 +308,24 @@ TEST_CASE("filesystem store: a commit interrupted after the move is finished by 
     CHECK_FALSE(store->commit(id, to(destination), overwrite));  // and again: idempotent
 }
 
+TEST_CASE("filesystem store: a receiving session without its data file commits as empty",
+          "[storage]") {
+    // Cancel deletes the bytes before it writes the tombstone (so a full disk can be freed); if
+    // the tombstone is never written, the session is `receiving` without a data file. It holds
+    // no bytes, so committing it delivers the empty file it is, never a 500 forever.
+    temp_dir dir;
+    auto store = open_store(dir.path());
+    const std::string id = session_id(41);
+    REQUIRE_FALSE(store->create(make_metadata(id)));
+    fs::remove(session_dir(dir.path(), id) / "data");
+    CHECK(info_of(*store, id).received == 0);
+    const fs::path destination = dir / "empty.bin";
+    REQUIRE_FALSE(store->commit(id, to(destination), false));
+    CHECK(fs::exists(destination));
+    CHECK(fs::file_size(destination) == 0);
+    CHECK(info_of(*store, id).metadata.state == session_state::closed);
+}
+
 TEST_CASE("filesystem store: a commit interrupted before the move is redone", "[storage]") {
     temp_dir dir;
     auto store = open_store(dir.path());
