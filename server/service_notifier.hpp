@@ -36,6 +36,8 @@ public:
     // advises); empty when the watchdog is off or meant for another process.
     std::optional<std::chrono::microseconds> watchdog_interval() const { return watchdog_interval_; }
 
+    // Not synchronised: bitsd calls these from one thread at a time (ready() before the I/O
+    // threads start, the watchdog and stopping() on the main I/O context, which one thread runs).
     void ready(std::string_view status);
     void status(std::string_view status);
     void stopping(std::string_view status);
