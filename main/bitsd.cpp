@@ -2,6 +2,7 @@
 
 #include "config/command_line.hpp"
 #include "server/daemon.hpp"
+#include "server/journal_stream.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -52,6 +53,9 @@ int main(int argc, char** argv) {
 
     // Logs go to stderr: journald and docker collect it, and stdout stays free for tooling.
     auto logger = spdlog::stderr_color_mt("bitsd");
+    // Under systemd, stderr is the journal: lines carry their syslog priority instead of a
+    // timestamp (journald stamps them), so `journalctl -p warning` works.
+    if (bitsd::server::stderr_is_journal()) bitsd::server::use_journal_pattern(*logger);
     spdlog::set_default_logger(logger);
     spdlog::set_level(to_spdlog(parsed.config.level));
     spdlog::flush_on(spdlog::level::info);

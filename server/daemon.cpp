@@ -3,6 +3,7 @@
 #include "server/blocking_pool.hpp"
 #include "server/io_context_pool.hpp"
 #include "server/listener.hpp"
+#include "server/service_notifier.hpp"
 #include "server/upload_service.hpp"
 #include "storage/session_store.hpp"
 
@@ -50,6 +51,10 @@ struct daemon::impl {
     io_context_pool pool;
     std::vector<std::shared_ptr<listener>> listeners;
     std::optional<net::signal_set> signals;  // on the main context: reset before it is destroyed
+    // systemd's notify socket (does nothing without NOTIFY_SOCKET). Its watchdog pings come from
+    // a timer on the main I/O context, so a daemon whose I/O is wedged stops pinging.
+    service_notifier notifier = service_notifier::from_environment();
+    std::optional<net::steady_timer> watchdog_timer;  // like signals: reset before the contexts go
     // The sweep reads every session on disk: it runs on a thread of its own so it never delays
     // accepting or answering (the first sweep after a restart walks all sessions).
     net::io_context maintenance{1};
@@ -61,11 +66,21 @@ struct daemon::impl {
     }
     ~impl() {
         signals.reset();
+        watchdog_timer.reset();
         // Handlers still queued in the contexts own connections; they go first, while the
         // service their destructors touch is alive.
         listeners.clear();
         blocking.stop_and_join();
         pool.destroy();
+    }
+
+    void schedule_watchdog(std::chrono::microseconds interval) {
+        watchdog_timer->expires_after(interval);
+        watchdog_timer->async_wait([this, interval](boost::system::error_code ec) {
+            if (ec) return;
+            notifier.watchdog();
+            schedule_watchdog(interval);
+        });
     }
 
     void schedule_sweep(std::chrono::seconds delay) {
@@ -114,9 +129,12 @@ daemon::~daemon() = default;
 
 int daemon::run() {
     auto& d = *impl_;
+    std::string listening;
     for (const auto& l : d.listeners) {
         l->run();
-        spdlog::info("listening on {}", format_endpoint(l->local_endpoint()));
+        const auto endpoint = format_endpoint(l->local_endpoint());
+        spdlog::info("listening on {}", endpoint);
+        listening += (listening.empty() ? "listening on " : ", ") + endpoint;
     }
     for (const auto& upload : d.settings.uploads) {
         spdlog::info("uploads to {} land in {}", upload.url_prefix, upload.destination_dir.string());
@@ -124,6 +142,8 @@ int daemon::run() {
     d.signals->async_wait([&d](boost::system::error_code ec, int signal) {
         if (ec) return;
         spdlog::info("signal {} received: stopping", signal);
+        d.notifier.stopping("stopping (signal " + std::to_string(signal) + ")");
+        if (d.watchdog_timer) d.watchdog_timer->cancel();
         for (const auto& l : d.listeners) l->stop();
         net::post(d.maintenance, [&d] { d.sweep_timer.cancel(); });
         d.maintenance.stop();
@@ -131,6 +151,15 @@ int daemon::run() {
     });
     // The first sweep runs at once: it also finishes commits that a crash interrupted.
     d.schedule_sweep(std::chrono::seconds(0));
+    // Ready once the store is open and every listener accepts. The first sweep (finishing
+    // commits a crash interrupted, removing expired sessions) runs alongside, not before: it
+    // walks every session on disk, and a session it has not reached yet is answered correctly
+    // anyway (a Close resumes its commit), so systemd need not wait for it.
+    d.notifier.ready(listening);
+    if (const auto interval = d.notifier.watchdog_interval()) {
+        d.watchdog_timer.emplace(d.pool.main_context());
+        d.schedule_watchdog(*interval);
+    }
     std::thread maintenance_thread([&d] { d.maintenance.run(); });
 
     d.pool.run();
