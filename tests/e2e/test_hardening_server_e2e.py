@@ -276,11 +276,21 @@ class BlockingWorkTest(unittest.TestCase, BitsAssertions):
             self.assert_received(r, first + step)
         return server, client, session, source
 
-    def close_head(self, server, session):
-        return build_head("BITS_POST", "/uploads/big.bin",
+    def close_head(self, server, session, name="big.bin"):
+        return build_head("BITS_POST", f"/uploads/{name}",
                           [("Host", f"127.0.0.1:{server.port}"),
                            ("BITS-Packet-Type", "Close-Session"), ("BITS-Session-Id", session),
                            ("Content-Length", "0")])
+
+    def close_when_committed(self, client, session, tries=240):
+        """Retries Close-Session of big.bin: busy (503) while the commit runs, then 200."""
+        for _ in range(tries):
+            r = client.close(session, name="big.bin")
+            if r.status == 200:
+                break
+            self.assert_bits_error(r, 503, HTTP_E_STATUS_SERVICE_UNAVAIL, session=session)
+            time.sleep(0.25)
+        self.assert_ok(r, session=session)
 
     def test_sigterm_while_a_commit_runs_exits_cleanly_and_the_commit_completes(self):
         server, client, session, source = self.start_with_uploaded_session()
@@ -296,20 +306,8 @@ class BlockingWorkTest(unittest.TestCase, BitsAssertions):
         server.start()
         retry = BitsClient(server)
         self.addCleanup(retry.reset)
-        for _ in range(120):
-            r = retry.close(session, name="big.bin")
-            if r.status == 200:
-                break
-            self.assert_bits_error(r, 503, HTTP_E_STATUS_SERVICE_UNAVAIL, session=session)
-            time.sleep(0.5)
-        self.assert_ok(r, session=session)
+        self.close_when_committed(retry, session)
         self.assert_file(server.file_path("big.bin"), source.sha256(), self.SIZE)
-
-    def close_head_for(self, server, session, name):
-        return build_head("BITS_POST", f"/uploads/{name}",
-                          [("Host", f"127.0.0.1:{server.port}"),
-                           ("BITS-Packet-Type", "Close-Session"), ("BITS-Session-Id", session),
-                           ("Content-Length", "0")])
 
     def test_requests_after_a_busy_commit_answer_for_themselves(self):
         """Review finding: after a Close answered busy (its commit runs on), the next requests
@@ -328,24 +326,18 @@ class BlockingWorkTest(unittest.TestCase, BitsAssertions):
             self.skipTest("the 1 GiB commit finished within busy_timeout_s: nothing detached")
         self.assert_bits_error(r, 503, HTTP_E_STATUS_SERVICE_UNAVAIL, session=session)
         # A Close with a malformed id on the same connection: answered at once, for itself.
-        closer.send(self.close_head_for(server, "nope", "small.bin"))
+        closer.send(self.close_head(server, "nope", "small.bin"))
         closer.settimeout(5)
         r = closer.read_response()
         self.assertEqual(r.status, 500, str(r))
         self.assertEqual(r.headers.get("BITS-Session-Id"), "nope", str(r))
         # Another session's Close on the same connection: committed and answered for itself.
-        closer.send(self.close_head_for(server, other, "small.bin"))
+        closer.send(self.close_head(server, other, "small.bin"))
         r = closer.read_response()
         self.assert_ok(r, session=other)
         self.assert_file(server.file_path("small.bin"), small.sha256(), 4096)
         # The big commit still owns its session: a retried Close is busy until it is done.
-        for _ in range(240):
-            r = client.close(session, name="big.bin")
-            if r.status == 200:
-                break
-            self.assert_bits_error(r, 503, HTTP_E_STATUS_SERVICE_UNAVAIL, session=session)
-            time.sleep(0.25)
-        self.assert_ok(r, session=session)
+        self.close_when_committed(client, session)
         self.assert_file(server.file_path("big.bin"), source.sha256(), self.SIZE)
 
     def test_create_session_does_not_queue_behind_a_long_commit(self):
@@ -363,13 +355,7 @@ class BlockingWorkTest(unittest.TestCase, BitsAssertions):
         other = creator.new_session("other.bin")
         create_s = time.monotonic() - t0
         self.assertTrue(other)
-        for _ in range(240):
-            r = client.close(session, name="big.bin")
-            if r.status == 200:
-                break
-            self.assert_bits_error(r, 503, HTTP_E_STATUS_SERVICE_UNAVAIL, session=session)
-            time.sleep(0.25)
-        self.assert_ok(r, session=session)
+        self.close_when_committed(client, session)
         commit_s = time.monotonic() - started
         if commit_s < 1.5:
             self.skipTest(f"the commit took only {commit_s:.2f} s: too short to tell")
@@ -406,13 +392,7 @@ class BlockingWorkTest(unittest.TestCase, BitsAssertions):
             self.assertIn(HTTP_E_STATUS_SERVICE_UNAVAIL.encode(), answer)
             self.assertLess(first_answer_s, 5, "busy must come after busy_timeout_s (1 s)")
         # Retried Close-Session: busy while the commit runs, 200 once it is done.
-        for _ in range(120):
-            r = client.close(session, name="big.bin")
-            if r.status == 200:
-                break
-            self.assert_bits_error(r, 503, HTTP_E_STATUS_SERVICE_UNAVAIL, session=session)
-            time.sleep(0.5)
-        self.assert_ok(r, session=session)
+        self.close_when_committed(client, session)
         commit_s = time.monotonic() - started
         self.assertEqual(os.path.getsize(server.file_path("big.bin")), self.SIZE)
         worst = max(latencies)
