@@ -23,6 +23,7 @@ namespace {
 constexpr const char* data_name = "data";
 constexpr const char* metadata_name = "metadata.json";
 constexpr const char* metadata_temp_name = "metadata.json.tmp";
+constexpr const char* lock_name = "bitsd.lock";
 // Suffixes of directories that are not (yet, or any more) sessions; list() skips them because
 // they are not valid ids.
 constexpr const char* staging_suffix = ".tmp";
@@ -115,7 +116,11 @@ std::unique_ptr<filesystem_store> filesystem_store::open(const fs::path& root, f
         const fs::path absolute = fs::absolute(root, local);
         if (local) return local;
         store.reset(new filesystem_store(absolute, policy));
-        return store->create_directories(store->sessions_);
+        if ((local = store->create_directories(store->sessions_))) return local;
+        // One store per data directory: a second bitsd on it would write the same sessions.
+        store->root_lock_ = platform::open_file(absolute / lock_name, platform::open_mode::append, local);
+        if (local) return local;
+        return platform::lock_exclusive(store->root_lock_);
     });
     if (ec) store.reset();
     return store;

@@ -70,6 +70,7 @@ private:
     std::filesystem::path root_;
     std::filesystem::path sessions_;
     fsync_policy policy_;
+    platform::file_handle root_lock_;  // <root>/bitsd.lock, locked for the store's life
 };
 
 }  // namespace bitsd::storage

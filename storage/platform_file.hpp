@@ -93,6 +93,10 @@ std::size_t read_some(file_handle& file, void* data, std::size_t size, std::erro
 
 // fdatasync: the bytes and the length, not necessarily the timestamps.
 std::error_code sync_data(file_handle& file) noexcept;
+// Takes an exclusive advisory lock on the whole file without waiting (flock; LockFileEx on
+// Windows): storage_errc::store_in_use when another open file holds it. Released when the file
+// is closed, also by the kernel when the process dies.
+std::error_code lock_exclusive(file_handle& file) noexcept;
 // Cuts the file to `size` bytes (used to drop bytes whose sync failed).
 std::error_code truncate_file(file_handle& file, std::uint64_t size) noexcept;
 // fsync: everything about the file.

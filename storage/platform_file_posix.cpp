@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -239,6 +240,15 @@ std::size_t read_some(file_handle& file, void* data, std::size_t size, std::erro
             return 0;
         }
     }
+}
+
+std::error_code lock_exclusive(file_handle& file) noexcept {
+    while (::flock(file.native(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR) continue;
+        if (errno == EWOULDBLOCK) return make_error_code(storage_errc::store_in_use);
+        return last_error();
+    }
+    return {};
 }
 
 std::error_code sync_data(file_handle& file) noexcept {

@@ -22,6 +22,8 @@ public:
         case storage_errc::destination_unusable: return "the destination cannot be a file";
         case storage_errc::destination_symlink:
             return "a symbolic link at the destination or on its way (never followed)";
+        case storage_errc::store_in_use:
+            return "in use by another process (is another bitsd running on it?)";
         }
         return "unknown storage error";
     }

@@ -18,6 +18,7 @@ enum class storage_errc {
     destination_unusable,   // the destination cannot be a file now (a parent is a file, a
                             // directory at the name, a name too long): fatal, bytes kept
     destination_symlink,    // a symbolic link at the destination or on its way: never followed
+    store_in_use,           // the data directory is locked by another store (another bitsd)
 };
 
 const std::error_category& storage_category() noexcept;

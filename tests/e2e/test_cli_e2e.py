@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import unittest
 
-from bitsd_harness import bitsd_binary
+from bitsd_harness import Server, bitsd_binary
 
 
 class CliTest(unittest.TestCase):
@@ -45,6 +45,25 @@ class CliTest(unittest.TestCase):
                          "allow_overwrites": False, "max_upload_size": 0,
                          "session_timeout_s": 1209600}],
         }
+
+    def test_second_daemon_on_the_same_data_dir_is_refused(self):
+        # Two daemons on one data_dir would append to the same sessions, each under its own
+        # session locks: the second one must not start.
+        first = Server(self)
+        first.start()
+        cfg = self.good_config()
+        cfg["data_dir"] = first.data_dir
+        rc, out = self.run_bitsd("--config", self.write_config(cfg))
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("data_dir", out)
+        self.assertIn("in use by another process", out)
+        first.assert_alive()
+        # Once the first has stopped, the data_dir is free again.
+        first.stop()
+        second = Server(self)
+        second.config["data_dir"] = first.data_dir
+        second.start()
+        second.stop()
 
     def test_version(self):
         rc, out = self.run_bitsd("--version")

@@ -134,6 +134,23 @@ TEST_CASE("filesystem store: sharded layout under <root>/sessions", "[storage]")
     CHECK_FALSE(metadata.contains("received"));
 }
 
+TEST_CASE("filesystem store: one data directory, one store at a time", "[storage]") {
+    // Two daemons on one data_dir would append to the same sessions behind each other's locks.
+    temp_dir dir;
+    std::error_code ec;
+    {
+        auto first = make_filesystem_store(dir.path(), fsync_policy::none, ec);
+        REQUIRE_FALSE(ec);
+        auto second = make_filesystem_store(dir.path(), fsync_policy::none, ec);
+        CHECK(ec == storage_errc::store_in_use);
+        CHECK_FALSE(second);
+    }
+    // Released with the store (and by the kernel when a process dies, even by kill -9).
+    auto again = make_filesystem_store(dir.path(), fsync_policy::none, ec);
+    CHECK_FALSE(ec);
+    CHECK(again);
+}
+
 TEST_CASE("filesystem store: make_filesystem_store reports a root it cannot use", "[storage]") {
     temp_dir dir;
     write_file(dir / "a-file", "x");
