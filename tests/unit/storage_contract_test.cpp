@@ -16,20 +16,6 @@ namespace {
 using namespace bitsd::storage;
 using namespace bitsd::storage::test;
 
-struct filesystem_factory {
-    std::unique_ptr<session_store> operator()(const fs::path& root) const {
-        std::error_code ec;
-        auto store = make_filesystem_store(root / "store", fsync_policy::durable, ec);
-        REQUIRE_FALSE(ec);
-        REQUIRE(store);
-        return store;
-    }
-};
-
-struct memory_factory {
-    std::unique_ptr<session_store> operator()(const fs::path&) const { return make_memory_store(); }
-};
-
 // Appends `bytes` at `offset` in one request: open, write, finish.
 std::error_code append(session_store& store, const std::string& id, std::uint64_t offset,
                        const std::string& bytes) {

@@ -23,20 +23,6 @@ namespace {
 using namespace bitsd::storage;
 using namespace bitsd::storage::test;
 
-struct filesystem_factory {
-    std::unique_ptr<session_store> operator()(const fs::path& root) const {
-        std::error_code ec;
-        auto store = make_filesystem_store(root / "store", fsync_policy::durable, ec);
-        REQUIRE_FALSE(ec);
-        REQUIRE(store);
-        return store;
-    }
-};
-
-struct memory_factory {
-    std::unique_ptr<session_store> operator()(const fs::path&) const { return make_memory_store(); }
-};
-
 std::string make_session(session_store& store, unsigned n, const std::string& bytes) {
     const std::string id = session_id(n);
     REQUIRE_FALSE(store.create(make_metadata(id)));

@@ -7,11 +7,14 @@
 #include "storage/session_store.hpp"
 #include "temp_dir.hpp"
 
+#include <catch2/catch.hpp>
+
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -65,5 +68,20 @@ inline session_metadata make_metadata(const std::string& id) {
     metadata.created_unix = 1700000000;
     return metadata;
 }
+
+// The stores every contract test runs against (Catch2 TEMPLATE_TEST_CASE parameters).
+struct filesystem_factory {
+    std::unique_ptr<session_store> operator()(const fs::path& root) const {
+        std::error_code ec;
+        auto store = make_filesystem_store(root / "store", fsync_policy::durable, ec);
+        REQUIRE_FALSE(ec);
+        REQUIRE(store);
+        return store;
+    }
+};
+
+struct memory_factory {
+    std::unique_ptr<session_store> operator()(const fs::path&) const { return make_memory_store(); }
+};
 
 }  // namespace bitsd::storage::test
