@@ -46,6 +46,13 @@ struct flags {
     bool version = false;
 };
 
+command_result printed(std::string text) {
+    command_result result;
+    result.action = command_action::exit_ok;
+    result.output = std::move(text);
+    return result;
+}
+
 command_result failure(std::string message) {
     command_result result;
     result.action = command_action::exit_error;
@@ -128,13 +135,13 @@ command_result parse(int argc, const char* const* argv, const environment& env) 
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
-        return command_result{command_action::exit_ok, {}, app.help()};
+        return printed(app.help());
     } catch (const CLI::CallForAllHelp&) {
-        return command_result{command_action::exit_ok, {}, app.help()};
+        return printed(app.help());
     } catch (const CLI::ParseError& e) {
         return failure(e.what());
     }
-    if (given.version) return command_result{command_action::exit_ok, {}, version_line()};
+    if (given.version) return printed(version_line());
     if (given.create_dirs && !given.check_config) return failure("--create-dirs: needs --check-config");
     const bool probe = app.count("--probe") > 0;
     if (probe && !given.probe_url.empty()) {
