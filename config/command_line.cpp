@@ -116,7 +116,8 @@ command_result parse(int argc, const char* const* argv, const environment& env) 
                    "overrides \"log_level\": trace, debug, info, warn, error, critical or off")
         ->type_name("LEVEL");
     app.add_flag("--check-config", given.check_config,
-                 "validate the configuration and the directories, print a summary and exit");
+                 "check the configuration, the directories and that every listener can be bound "
+                 "(then released), print a summary and exit; creates nothing");
     app.add_flag("--create-dirs", given.create_dirs,
                  "with --check-config: create missing directories (otherwise it creates nothing)");
     app.add_option("--probe", given.probe_url,

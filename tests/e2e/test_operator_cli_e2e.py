@@ -48,7 +48,7 @@ class OperatorCliTest(unittest.TestCase):
     def test_version_names_the_git_commit(self):
         rc, out, _ = self.run_bitsd("--version")
         self.assertEqual(rc, 0)
-        self.assertRegex(out, r"^bitsd \d+\.\d+\.\d+ \(git [0-9a-f]{7,}(-dirty)?|unknown\)")
+        self.assertRegex(out, r"^bitsd \d+\.\d+\.\d+ \(git ([0-9a-f]{7,}(-dirty)?|unknown)\)")
         head = subprocess.run(["git", "-C", REPO, "rev-parse", "--short=12", "HEAD"],
                               capture_output=True, text=True)
         if head.returncode == 0:
