@@ -2,6 +2,9 @@
 
 #include "config/json_reader.hpp"
 #include "config/listen_list.hpp"
+#include "config/relative_paths.hpp"
+
+#include "bitsd_git_commit.h"  // generated at build time: BITSD_GIT_COMMIT
 
 #include <CLI/CLI.hpp>
 
@@ -28,7 +31,9 @@ constexpr std::uintmax_t max_config_size = 1024 * 1024;
 const char* const defaults_note =
     "Without --config, bitsd runs on its embedded defaults: it listens on 0.0.0.0:8080, keeps "
     "its data in ./bitsd-data and accepts uploads under /uploads/ into ./bitsd-data/files. "
-    "Flags override the config file, which overrides the defaults.";
+    "Flags override the environment (BITSD_CONFIG, BITSD_LISTEN, BITSD_DATA_DIR, "
+    "BITSD_LOG_LEVEL), which overrides the config file, which overrides the defaults. Relative "
+    "paths in the config file are relative to the file's folder.";
 
 struct flags {
     std::string config_file;
@@ -36,8 +41,17 @@ struct flags {
     std::string data_dir;
     std::string level;
     bool check_config = false;
+    bool create_dirs = false;
+    std::string probe_url;
     bool version = false;
 };
+
+command_result printed(std::string text) {
+    command_result result;
+    result.action = command_action::exit_ok;
+    result.output = std::move(text);
+    return result;
+}
 
 command_result failure(std::string message) {
     command_result result;
@@ -80,7 +94,7 @@ std::string summary(const settings& s) {
     return text;
 }
 
-command_result parse(int argc, const char* const* argv) {
+command_result parse(int argc, const char* const* argv, const environment& env) {
     CLI::App app{"bitsd: a BITS upload server.\n" + std::string(defaults_note), "bitsd"};
     flags given;
     app.add_option("--config", given.config_file,
@@ -102,8 +116,17 @@ command_result parse(int argc, const char* const* argv) {
                    "overrides \"log_level\": trace, debug, info, warn, error, critical or off")
         ->type_name("LEVEL");
     app.add_flag("--check-config", given.check_config,
-                 "validate the configuration and the directories, print a summary and exit");
-    app.add_flag("--version", given.version, "print the version and exit");
+                 "check the configuration, the directories and that every listener can be bound "
+                 "(then released), print a summary and exit; creates nothing");
+    app.add_flag("--create-dirs", given.create_dirs,
+                 "with --check-config: create missing directories (otherwise it creates nothing)");
+    app.add_option("--probe", given.probe_url,
+                   "health probe: GET URL and exit 0 on a 2xx answer, 1 otherwise; without URL, "
+                   "send a BITS Ping to the first listener and upload prefix of the "
+                   "configuration (for a container HEALTHCHECK)")
+        ->type_name("[URL]")
+        ->expected(0, 1);
+    app.add_flag("--version", given.version, "print the version (and git commit) and exit");
 
     static const char* const no_arguments[] = {"bitsd", nullptr};
     if (argc < 1 || argv == nullptr) {
@@ -113,26 +136,49 @@ command_result parse(int argc, const char* const* argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
-        return command_result{command_action::exit_ok, {}, app.help()};
+        return printed(app.help());
     } catch (const CLI::CallForAllHelp&) {
-        return command_result{command_action::exit_ok, {}, app.help()};
+        return printed(app.help());
     } catch (const CLI::ParseError& e) {
         return failure(e.what());
     }
-    if (given.version) {
-        return command_result{command_action::exit_ok, {}, std::string("bitsd ") + BITSD_VERSION};
+    if (given.version) return printed(version_line());
+    if (given.create_dirs && !given.check_config) return failure("--create-dirs: needs --check-config");
+    const bool probe = app.count("--probe") > 0;
+    if (probe && !given.probe_url.empty()) {
+        // A URL needs no configuration: a broken file must not make a healthy daemon look ill.
+        command_result result;
+        result.action = command_action::probe;
+        result.probe_url = given.probe_url;
+        return result;
     }
 
     settings s;
+    std::string config_file;
+    std::string config_source = "--config";
     if (app.count("--config") > 0) {
-        std::string text;
-        if (auto ec = read_file(given.config_file, text)) {
-            return failure("--config: cannot read \"" + given.config_file + "\": " + ec->message());
-        }
-        if (auto error = read_json_settings(text, s)) {
-            return failure(given.config_file + ": " + error->message);
-        }
+        config_file = given.config_file;
+    } else if (auto from_env = config_file_from(env)) {
+        config_file = *from_env;
+        config_source = "BITSD_CONFIG";
     }
+    if (!config_file.empty()) {
+        std::string text;
+        if (auto ec = read_file(config_file, text)) {
+            return failure(config_source + ": cannot read \"" + config_file + "\": " + ec->message());
+        }
+        // An empty data_dir is never valid in a file, so it tells whether the file set one.
+        s.data_dir.clear();
+        if (auto error = read_json_settings(text, s)) {
+            return failure(config_file + ": " + error->message);
+        }
+        paths_from_file from_file;
+        from_file.data_dir = !s.data_dir.empty();
+        from_file.uploads = !s.uploads.empty();
+        if (!from_file.data_dir) s.data_dir = settings{}.data_dir;
+        anchor_relative_paths(s, fs::path(config_file).parent_path(), from_file);
+    }
+    if (auto error = apply_environment(env, s)) return failure(error->message);
 
     if (!given.listen.empty()) {
         if (auto error = parse_listen_list(given.listen, s.listen)) {
@@ -157,8 +203,11 @@ command_result parse(int argc, const char* const* argv) {
 
     command_result result;
     result.config = std::move(s);
-    if (given.check_config) {
+    if (probe) {
+        result.action = command_action::probe;
+    } else if (given.check_config) {
         result.action = command_action::check_config;
+        result.create_directories = given.create_dirs;
         result.output = summary(result.config);
     }
     return result;
@@ -166,10 +215,18 @@ command_result parse(int argc, const char* const* argv) {
 
 }  // namespace
 
+std::string version_line() {
+    return std::string("bitsd ") + BITSD_VERSION + " (git " + BITSD_GIT_COMMIT + ")";
+}
+
 command_result parse_command_line(int argc, const char* const* argv) {
+    return parse_command_line(argc, argv, process_environment());
+}
+
+command_result parse_command_line(int argc, const char* const* argv, const environment& env) {
     // Nothing may escape: main turns the result into an exit code and a message.
     try {
-        return parse(argc, argv);
+        return parse(argc, argv, env);
     } catch (const std::exception& e) {
         return failure(std::string("bitsd: cannot parse the command line: ") + e.what());
     }

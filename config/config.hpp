@@ -69,7 +69,12 @@ std::optional<config_error> parse_json(const std::string& json_text, settings& o
 
 // Checks what needs the outside world: creates data_dir and every destination_dir when missing
 // and proves each writable. Call after all overrides are applied.
-std::optional<config_error> prepare_directories(const settings& s);
+// check_only (--check-config without --create-dirs) creates nothing: a missing directory must
+// be creatable (its nearest existing parent a writable directory) and is added to `missing`.
+enum class directory_action { create, check_only };
+std::optional<config_error> prepare_directories(const settings& s,
+                                                directory_action action = directory_action::create,
+                                                std::vector<std::filesystem::path>* missing = nullptr);
 
 // Fills values that depend on others: uploads default to one prefix "/uploads/" landing in
 // <data_dir>/files; listen defaults to 0.0.0.0:8080.

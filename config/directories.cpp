@@ -75,8 +75,31 @@ std::optional<std::string> probe_writable(const fs::path& dir) {
     return std::nullopt;
 }
 
-std::optional<config_error> prepare(const fs::path& dir, const std::string& key) {
+// check_only: a directory that does not exist yet must be creatable: its nearest existing
+// ancestor is a directory bitsd can write in (the probe file is deleted again).
+std::optional<config_error> check_creatable(const fs::path& dir, const std::string& key) {
     std::error_code ec;
+    fs::path ancestor = fs::absolute(dir, ec);
+    if (ec) ancestor = dir;
+    while (!fs::exists(ancestor, ec) && ancestor.has_relative_path()) ancestor = ancestor.parent_path();
+    if (!fs::is_directory(ancestor, ec)) {
+        return config_error{key + ": cannot create " + quote_path(dir) + ": " +
+                            quote_path(ancestor) + " is not a directory"};
+    }
+    if (auto problem = probe_writable(ancestor)) {
+        return config_error{key + ": cannot create " + quote_path(dir) + ": " + *problem};
+    }
+    return std::nullopt;
+}
+
+std::optional<config_error> prepare(const fs::path& dir, const std::string& key,
+                                    directory_action action, std::vector<fs::path>* missing) {
+    std::error_code ec;
+    if (action == directory_action::check_only && !fs::exists(dir, ec)) {
+        if (auto error = check_creatable(dir, key)) return error;
+        if (missing != nullptr) missing->push_back(dir);
+        return std::nullopt;
+    }
     fs::create_directories(dir, ec);
     if (ec) return config_error{key + ": cannot create " + quote_path(dir) + ": " + ec.message()};
     if (!fs::is_directory(dir, ec)) {
@@ -136,7 +159,8 @@ std::optional<config_error> nested_destinations(const std::vector<upload_prefix>
 
 }  // namespace
 
-std::optional<config_error> prepare_directories(const settings& s) try {
+std::optional<config_error> prepare_directories(const settings& s, directory_action action,
+                                                std::vector<fs::path>* missing) try {
     // Checked before anything is created.
     for (std::size_t i = 0; i < s.uploads.size(); ++i) {
         if (auto why = data_dir_overlap(s.uploads[i].destination_dir, s.data_dir)) {
@@ -144,10 +168,10 @@ std::optional<config_error> prepare_directories(const settings& s) try {
         }
     }
     if (auto error = nested_destinations(s.uploads)) return error;
-    if (auto error = prepare(s.data_dir, "data_dir")) return error;
+    if (auto error = prepare(s.data_dir, "data_dir", action, missing)) return error;
     for (std::size_t i = 0; i < s.uploads.size(); ++i) {
         const std::string key = "uploads[" + std::to_string(i) + "].destination_dir";
-        if (auto error = prepare(s.uploads[i].destination_dir, key)) return error;
+        if (auto error = prepare(s.uploads[i].destination_dir, key, action, missing)) return error;
     }
     return std::nullopt;
 } catch (const std::exception& e) {

@@ -1,6 +1,8 @@
 // bitsd: wiring only. Command line -> config -> daemon.
 
 #include "config/command_line.hpp"
+#include "main/check_config.hpp"
+#include "main/probe.hpp"
 #include "server/daemon.hpp"
 #include "server/journal_stream.hpp"
 
@@ -34,21 +36,21 @@ int main(int argc, char** argv) {
     switch (parsed.action) {
     case bitsd::config::command_action::exit_ok:
         std::cout << parsed.output;
+        if (!parsed.output.empty() && parsed.output.back() != '\n') std::cout << '\n';
         return 0;
     case bitsd::config::command_action::exit_error:
         std::cerr << "bitsd: " << parsed.output << "\n";
         return 2;
     case bitsd::config::command_action::check_config:
+        return bitsd::cli::run_check_config(parsed);
+    case bitsd::config::command_action::probe:
+        return bitsd::cli::run_probe(parsed.config, parsed.probe_url);
     case bitsd::config::command_action::run:
         break;
     }
     if (const auto error = bitsd::config::prepare_directories(parsed.config)) {
         std::cerr << "bitsd: " << error->message << "\n";
         return 2;
-    }
-    if (parsed.action == bitsd::config::command_action::check_config) {
-        std::cout << parsed.output;
-        return 0;
     }
 
     // Logs go to stderr: journald and docker collect it, and stdout stays free for tooling.

@@ -239,11 +239,13 @@ def main():
     parser.add_argument("--log", help="JSON-lines file that receives every request")
     parser.add_argument("--control", help="JSON control file, re-read when it changes")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (0.0.0.0 in docker/compose.yaml)")
     parser.add_argument("--tls-cert", help="PEM certificate chain: serve https")
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     args = parser.parse_args()
 
-    server = BackendServer(("127.0.0.1", args.port), BackendHandler)
+    server = BackendServer((args.host, args.port), BackendHandler)
     if args.tls_cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.tls_cert, args.tls_key)

@@ -144,7 +144,8 @@ TEST_CASE("flags override the config file, which overrides the defaults", "[conf
     const auto file_only = run({"--config", path});
     REQUIRE(file_only.action == cfg::command_action::run);
     CHECK(file_only.config.listen.size() == 2);
-    CHECK(file_only.config.data_dir == fs::path("from-file"));
+    // A relative path in the file is relative to the file's folder.
+    CHECK(file_only.config.data_dir == dir.path() / "from-file");
     CHECK(file_only.config.level == cfg::log_level::debug);
     CHECK(file_only.config.max_fragment_size == 1000);
     CHECK(file_only.config.cleanup_interval_s == 3600);  // untouched default

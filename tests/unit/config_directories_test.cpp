@@ -256,3 +256,25 @@ TEST_CASE("destinations of two prefixes must not nest unless the outer one allow
         CHECK_FALSE(cfg::prepare_directories(s));
     }
 }
+
+TEST_CASE("prepare_directories check_only creates nothing and lists what is missing",
+          "[config]") {
+    temp_dir scratch;
+    cfg::settings s = settings_in(scratch.path() / "data" / "deeper");
+    std::vector<fs::path> missing;
+    const auto error = cfg::prepare_directories(s, cfg::directory_action::check_only, &missing);
+    INFO((error ? error->message : std::string()));
+    REQUIRE_FALSE(error);
+    CHECK(fs::is_empty(scratch.path()));  // nothing created, the probe file removed
+    REQUIRE(missing.size() == 2);
+    CHECK(missing[0] == s.data_dir);
+    CHECK(missing[1] == s.uploads[0].destination_dir);
+
+    // A directory that could not be created is an error in check_only too.
+    write_file(scratch.path() / "file");
+    const auto blocked = cfg::prepare_directories(settings_in(scratch.path() / "file" / "sub"),
+                                                  cfg::directory_action::check_only);
+    REQUIRE(blocked);
+    CHECK(starts_with(blocked->message, "data_dir: cannot create"));
+    CHECK_FALSE(fs::exists(scratch.path() / "file" / "sub"));
+}

@@ -1,0 +1,77 @@
+#include "config/environment.hpp"
+
+#include "config/listen_list.hpp"
+
+#include <cstdlib>
+#include <vector>
+
+namespace bitsd::config {
+
+namespace {
+
+// The value, or nullopt when unset or empty.
+std::optional<std::string> lookup(const environment& env, const char* name) {
+    const char* value = env ? env(name) : nullptr;
+    if (value == nullptr || *value == '\0') return std::nullopt;
+    return std::string(value);
+}
+
+std::string trimmed(const std::string& text) {
+    const auto first = text.find_first_not_of(" \t");
+    if (first == std::string::npos) return {};
+    const auto last = text.find_last_not_of(" \t");
+    return text.substr(first, last - first + 1);
+}
+
+// "a:1, [::1]:2" -> {"a:1", "[::1]:2"}. Commas never occur inside an endpoint.
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> items;
+    std::string::size_type start = 0;
+    while (true) {
+        const auto comma = text.find(',', start);
+        items.push_back(trimmed(text.substr(start, comma == std::string::npos ? std::string::npos
+                                                                              : comma - start)));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return items;
+}
+
+}  // namespace
+
+environment process_environment() {
+    return [](const char* name) -> const char* { return std::getenv(name); };
+}
+
+std::optional<std::string> config_file_from(const environment& env) {
+    return lookup(env, "BITSD_CONFIG");
+}
+
+std::optional<config_error> apply_environment(const environment& env, settings& s) {
+    settings result = s;
+    if (const auto listen = lookup(env, "BITSD_LISTEN")) {
+        const auto items = split_list(*listen);
+        if (auto error = parse_listen_list(items, result.listen)) {
+            std::string why = error->why;
+            if (items[error->index].empty()) why = "empty entry in the comma-separated list";
+            return config_error{"BITSD_LISTEN \"" + *listen + "\": entry " +
+                                std::to_string(error->index + 1) + ": " + why};
+        }
+    }
+    if (const auto data_dir = lookup(env, "BITSD_DATA_DIR")) {
+        // As --data-dir: an upload list the file did not set follows data_dir (apply_defaults).
+        result.data_dir = std::filesystem::u8path(*data_dir);
+    }
+    if (const auto level_name = lookup(env, "BITSD_LOG_LEVEL")) {
+        const auto level = parse_log_level(*level_name);
+        if (!level) {
+            return config_error{"BITSD_LOG_LEVEL: expected one of trace, debug, info, warn, "
+                                "error, critical, off, got \"" + *level_name + "\""};
+        }
+        result.level = *level;
+    }
+    s = std::move(result);
+    return std::nullopt;
+}
+
+}  // namespace bitsd::config
