@@ -126,6 +126,23 @@ std::unique_ptr<filesystem_store> filesystem_store::open(const fs::path& root, f
     return store;
 }
 
+std::unique_ptr<filesystem_store> filesystem_store::open_for_reading(const fs::path& root,
+                                                                     std::error_code& ec) {
+    std::unique_ptr<filesystem_store> store;
+    ec = guarded([&]() -> std::error_code {
+        std::error_code local;
+        const fs::path absolute = fs::absolute(root, local);
+        if (local) return local;
+        store.reset(new filesystem_store(absolute, fsync_policy::none));
+        if (!fs::is_directory(store->sessions_, local)) {
+            return local && !is_missing(local) ? local : make_error_code(storage_errc::session_not_found);
+        }
+        return {};
+    });
+    if (ec) store.reset();
+    return store;
+}
+
 std::unique_ptr<session_store> make_filesystem_store(const fs::path& root, fsync_policy policy,
                                                      std::error_code& ec) {
     return filesystem_store::open(root, policy, ec);

@@ -23,6 +23,12 @@ public:
     static std::unique_ptr<filesystem_store> open(const std::filesystem::path& root,
                                                   fsync_policy policy, std::error_code& ec);
 
+    // For tools that only read a data_dir a running daemon may own (`bitsd deliveries list`):
+    // takes no lock and creates nothing; call info(), list() and session_directory() only.
+    // session_not_found when <root>/sessions does not exist.
+    static std::unique_ptr<filesystem_store> open_for_reading(const std::filesystem::path& root,
+                                                              std::error_code& ec);
+
     std::error_code create(const session_metadata& metadata) override;
     std::error_code info(std::string_view id, session_info& out) override;
     std::error_code update(const session_metadata& metadata) override;
