@@ -281,7 +281,8 @@ std::size_t upload_service::sweep(std::int64_t now) {
             const std::uint64_t timeout =
                 upload ? upload->session_timeout_s : config::upload_prefix{}.session_timeout_s;
             const bool expired = protocol::is_expired(current.last_activity_unix, now, timeout);
-            bool remove = expired;
+            // A delivery still owed to the back-end outlives the session timeout: at least once.
+            bool remove = expired && !storage::delivery_pending(current.metadata.delivery.state);
             if (current.metadata.state == storage::session_state::committing) {
                 // Close-Session was received but a crash interrupted the commit: finish it,
                 // however long the daemon was down (the client was told nothing yet). Only a

@@ -22,6 +22,7 @@ namespace {
 
 constexpr const char* data_name = "data";
 constexpr const char* metadata_name = "metadata.json";
+constexpr const char* reply_name = "reply";
 constexpr const char* metadata_temp_name = "metadata.json.tmp";
 constexpr const char* lock_name = "bitsd.lock";
 // Suffixes of directories that are not (yet, or any more) sessions; list() skips them because
@@ -589,6 +590,14 @@ std::error_code filesystem_store::do_cancel(const location& where) {
         if (!write_metadata(where.dir, metadata)) return {};  // it synced the directory too
     }
     (void)sync_directory(where.dir);  // the unlink; a failure here cannot bring the bytes back
+    return {};
+}
+
+std::error_code filesystem_store::local_files(std::string_view id, session_files& out) {
+    location where;
+    if (!locate(id, where)) return make_error_code(storage_errc::session_not_found);
+    out.data = where.dir / data_name;
+    out.reply = where.dir / reply_name;
     return {};
 }
 

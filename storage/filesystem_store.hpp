@@ -3,6 +3,7 @@
 //
 //   <root>/sessions/<shard>/<ID>/data            the bytes received so far (append only)
 //   <root>/sessions/<shard>/<ID>/metadata.json   session_metadata, replaced atomically
+//   <root>/sessions/<shard>/<ID>/reply           the back-end's reply, when a delivery made one
 //
 // <ID> is the upper-case braced GUID, <shard> its first two hex digits in lower case. The
 // received length is always the size of `data`: metadata never claims bytes.
@@ -38,6 +39,7 @@ public:
     std::error_code cancel(std::string_view id) override;
     std::error_code remove(std::string_view id, const destination* to) override;
     std::error_code list(const std::function<void(const session_info&)>& visit) override;
+    std::error_code local_files(std::string_view id, session_files& out) override;
 
     // Where a session lives (for tests and tools). Empty for an invalid id.
     std::filesystem::path session_directory(std::string_view id) const;
