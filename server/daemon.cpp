@@ -1,6 +1,7 @@
 #include "server/daemon.hpp"
 
 #include "server/blocking_pool.hpp"
+#include "server/delivery_outbox.hpp"
 #include "server/io_context_pool.hpp"
 #include "server/listener.hpp"
 #include "server/service_notifier.hpp"
@@ -45,6 +46,9 @@ struct daemon::impl {
     config::settings settings;
     std::unique_ptr<storage::session_store> store;
     std::unique_ptr<upload_service> service;
+    // Async deliveries (null when no prefix is async). Outlives the blocking pool's work,
+    // which posts back to it.
+    std::unique_ptr<delivery_outbox> outbox;
     // Disk work of the connections (lookups, flushes, commits). Stopped and joined after the
     // I/O threads, before the io_contexts are destroyed: its queued work owns connections.
     blocking_pool blocking;
@@ -105,6 +109,7 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
                                  "\": " + ec.message());
     }
     impl_->service = std::make_unique<upload_service>(s, *impl_->store);
+    impl_->outbox = make_delivery_outbox(s, *impl_->store, impl_->service->locks(), impl_->blocking);
 
     connection_limits limits;
     limits.read_timeout = std::chrono::seconds(s.read_timeout_s);
@@ -161,8 +166,11 @@ int daemon::run() {
         d.schedule_watchdog(*interval);
     }
     std::thread maintenance_thread([&d] { d.maintenance.run(); });
+    if (d.outbox) d.outbox->start();  // re-drives every delivery owed
 
     d.pool.run();
+    // Attempts in flight are abandoned (still `delivering` on disk, re-driven at the next start).
+    if (d.outbox) d.outbox->stop();
     d.maintenance.stop();
     maintenance_thread.join();
     // Disk work in flight finishes (a commit is never cut off; it is resumable anyway); work
