@@ -3,7 +3,6 @@
 #include "delivery/delivery_attempt.hpp"
 #include "delivery/outbox_transitions.hpp"
 #include "delivery/retry_policy.hpp"
-#include "delivery/request_signature.hpp"
 #include "storage/session_id.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -16,7 +15,6 @@
 #include <map>
 #include <optional>
 #include <queue>
-#include <stdexcept>
 #include <random>
 #include <thread>
 #include <tuple>
@@ -268,6 +266,7 @@ private:
                        return o;
                    }
                    o.written = true;
+                   finish_close(id, current.metadata);
                    return o;
                },
                [this, id, result, reason, retry](outcome o) {
@@ -355,6 +354,19 @@ private:
         return p;
     }
 
+    // The client's Close-Session came before the back-end had the file: apply it now.
+    void finish_close(const std::string& id, const storage::session_metadata& metadata) {
+        if (!options_.finish_close || metadata.delivery.state != delivery_state::delivered ||
+            !metadata.delivery.close_requested || metadata.state != storage::session_state::receiving) {
+            return;
+        }
+        if (const auto ec = options_.finish_close(id)) {
+            // The bytes stay; the client's next Close-Session (or the expiry) settles it.
+            spdlog::error("delivery {}: delivered, but the requested Close could not be applied: {}",
+                          id, ec.message());
+        }
+    }
+
     // Every delivery owed at start-up: `finalised` at its time, `delivering` (cut off by a
     // crash or a stop) at once.
     void scan_store() {
@@ -364,8 +376,13 @@ private:
         };
         std::vector<owed> found;
         std::size_t elsewhere = 0;
+        std::vector<std::string> closes;  // delivered, Close requested, not applied (a crash)
         const auto ec = store_.list([&](const storage::session_info& info) {
             const auto& d = info.metadata.delivery;
+            if (d.state == delivery_state::delivered && d.close_requested &&
+                info.metadata.state == storage::session_state::receiving) {
+                closes.push_back(info.metadata.id);
+            }
             if (!storage::delivery_pending(d.state)) return;
             if (routes_.count(info.metadata.url_prefix) == 0) {
                 ++elsewhere;
@@ -376,6 +393,12 @@ private:
             found.push_back({info.metadata.id, due_ms});
         });
         if (ec) spdlog::warn("outbox: some sessions could not be read: {}", ec.message());
+        for (const auto& id : closes) {
+            if (!locks_.try_lock(id)) continue;  // busy with a request: its Close settles it
+            storage::session_info current;
+            if (!store_.info(id, current)) finish_close(id, current.metadata);
+            locks_.unlock(id);
+        }
         if (!found.empty()) spdlog::info("outbox: {} deliveries owed, re-driven", found.size());
         if (elsewhere > 0) {
             spdlog::info("outbox: {} pending deliveries of prefixes without async delivery are "
@@ -479,32 +502,18 @@ void delivery_outbox::start() { impl_->start(); }
 void delivery_outbox::schedule(const std::string& session_id) { impl_->schedule(session_id); }
 void delivery_outbox::stop() { impl_->stop(); }
 
-std::unique_ptr<delivery_outbox> make_delivery_outbox(const config::settings& settings,
-                                                      storage::session_store& store,
-                                                      storage::session_locks& locks,
-                                                      blocking_pool& blocking,
-                                                      outbox_options options) {
+std::unique_ptr<delivery_outbox> make_delivery_outbox(
+    const config::settings& settings,
+    const std::vector<std::optional<delivery::delivery_settings>>& per_prefix,
+    storage::session_store& store, storage::session_locks& locks, blocking_pool& blocking,
+    outbox_options options) {
     std::map<std::string, outbox_route> routes;
-    for (std::size_t i = 0; i < settings.uploads.size(); ++i) {
+    for (std::size_t i = 0; i < settings.uploads.size() && i < per_prefix.size(); ++i) {
         const auto& upload = settings.uploads[i];
         const auto& n = upload.notification;
-        if (n.type == config::notification_type::none || n.delivery != config::delivery_mode::async) continue;
+        if (!per_prefix[i] || n.delivery != config::delivery_mode::async) continue;
         outbox_route route;
-        // The configuration refuses async by value, so every async route is by reference.
-        route.settings.type = n.type == config::notification_type::value
-                                  ? protocol::notification_type::value
-                                  : protocol::notification_type::reference;
-        route.settings.url = n.url;
-        route.settings.timeout = std::chrono::seconds(n.timeout_s);
-        if (!n.signing_secret_file.empty()) {
-            delivery::request_signature signer;
-            if (const auto ec = delivery::request_signature::load(n.signing_secret_file.string(), signer)) {
-                throw std::runtime_error("uploads[" + std::to_string(i) +
-                                         "].notification.signing_secret_file: \"" +
-                                         n.signing_secret_file.string() + "\": " + ec.message());
-            }
-            route.settings.signing_secret = signer.secret();
-        }
+        route.settings = *per_prefix[i];
         route.retry.initial = std::chrono::seconds(n.retry.initial_s);
         route.retry.max = std::chrono::seconds(n.retry.max_s);
         route.retry.give_up_after = std::chrono::seconds(n.retry.give_up_after_s);

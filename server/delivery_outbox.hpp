@@ -22,6 +22,7 @@
 //     stays the only writer of its sessions' metadata.
 
 #include "config/config.hpp"
+#include "delivery/delivery_attempt.hpp"
 #include "server/blocking_pool.hpp"
 #include "server/delivery_scheduler.hpp"
 #include "storage/session_locks.hpp"
@@ -30,8 +31,12 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <system_error>
+#include <vector>
 
 namespace bitsd::server {
 
@@ -39,6 +44,10 @@ struct outbox_options {
     std::size_t max_in_flight = 16;
     std::chrono::milliseconds retry_request_poll{1000};
     std::filesystem::path retry_requests_dir;  // empty: no polling
+    // After a delivery whose Close-Session already came (delivery.close_requested): copies the
+    // file to its destination or frees the bytes (upload_service::finish_requested_close). On a
+    // blocking-pool thread, the session's lock held. Empty: nothing is done.
+    std::function<std::error_code(const std::string& session_id)> finish_close;
 };
 
 class delivery_outbox final : public delivery_scheduler {
@@ -72,9 +81,9 @@ private:
 };
 
 // The outbox for the configured prefixes with `"delivery": "async"`, or null when there is
-// none. Reads each one's signing_secret_file; throws std::runtime_error naming the key when it
-// cannot (start-up only).
+// none. per_prefix: each prefix's delivery settings (load_delivery_settings), config order.
 std::unique_ptr<delivery_outbox> make_delivery_outbox(const config::settings& settings,
+                                                      const std::vector<std::optional<delivery::delivery_settings>>& per_prefix,
                                                       storage::session_store& store,
                                                       storage::session_locks& locks,
                                                       blocking_pool& blocking,
