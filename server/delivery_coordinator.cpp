@@ -115,6 +115,11 @@ void delivery_coordinator::keep_digest(const std::string& id, std::shared_ptr<de
     digests_[id] = std::move(digest);
 }
 
+void delivery_coordinator::forget(const std::string& id) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    digests_.erase(id);
+}
+
 // ---- completion ----------------------------------------------------------------------------
 
 std::error_code delivery_coordinator::finalise(const std::string& id, std::size_t prefix_index,

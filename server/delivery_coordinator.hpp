@@ -101,6 +101,9 @@ public:
     void keep_digest(const std::string& id, std::shared_ptr<delivery::content_digest> digest,
                      std::uint64_t received);
 
+    // Drops the in-memory digest of a session that went away (cancelled, expired).
+    void forget(const std::string& id);
+
     // A fragment (stored or a duplicate) left the file complete. `ack` is the plain Ack.
     fragment_result on_complete(const protocol::packet& fragment, std::size_t prefix_index,
                                 const request_origin& origin, protocol::response ack);

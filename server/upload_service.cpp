@@ -254,6 +254,7 @@ protocol::response upload_service::cancel_session(const protocol::packet& cancel
         if (const auto ec = store_.cancel(*cancel.session_id)) {
             return reject(from_storage(ec, "cancel", cancel.session_id), cancel.sent_session_id);
         }
+        if (delivery_) delivery_->forget(*cancel.session_id);
         spdlog::info("session {} cancelled", *cancel.session_id);
     }
     return engine_.ack(cancel);
@@ -371,6 +372,7 @@ std::size_t upload_service::sweep(std::int64_t now) {
             }
             if (remove && !store_.remove(id, destination ? &*destination : nullptr)) {
                 ++removed;
+                if (delivery_) delivery_->forget(id);  // an abandoned upload's running digest
                 spdlog::info("session {} expired after {} s idle: removed", id,
                              now - current.last_activity_unix);
             }

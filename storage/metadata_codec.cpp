@@ -82,7 +82,9 @@ bool decode_delivery(const json& object, delivery_record& out) {
     std::string state_text;
     if (!read_string(object, "state", state_text)) return false;
     const auto state = delivery_state_from_string(state_text);
-    if (!state) return false;
+    // The encoder writes no delivery object for state none: one that says none was not written
+    // by bitsd (and would not survive a rewrite).
+    if (!state || *state == delivery_state::none) return false;
     d.state = *state;
     if (!read_optional_bool(object, "copy_to_destination", d.copy_to_destination) ||
         !read_optional_bool(object, "close_requested", d.close_requested)) {

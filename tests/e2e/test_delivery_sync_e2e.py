@@ -473,6 +473,28 @@ class DeliverySyncTest(BitsAssertions, unittest.TestCase):
         self.assertEqual(len(backend.requests()), 1)
 
 
+class SecretFileTest(unittest.TestCase):
+    def test_a_secret_file_others_can_read_stops_start_up_naming_the_key(self):
+        from bitsd_harness import bitsd_binary
+        root = tempfile.mkdtemp(prefix="bitsd-secret-")
+        secret = os.path.join(root, "backend.key")
+        with open(secret, "wb") as f:
+            f.write(b"s3cret")
+        os.chmod(secret, 0o644)
+        config = {"listen": ["127.0.0.1:0"], "data_dir": os.path.join(root, "data"),
+                  "uploads": [{"url_prefix": "/uploads/", "destination_dir": os.path.join(root, "files"),
+                               "notification": {"type": "reference", "url": "http://127.0.0.1:9/",
+                                                "signing_secret_file": secret}}]}
+        path = os.path.join(root, "config.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        p = subprocess.run([bitsd_binary(), "--config", path], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        output = (p.stdout + p.stderr).decode(errors="replace")
+        self.assertIn("uploads[0].notification.signing_secret_file", output)
+
+
 class NotificationNoneTest(BitsAssertions, unittest.TestCase):
     def test_type_none_is_a_plain_upload(self):
         srv = Server(self, upload={"notification": {"type": "none"}}).start()

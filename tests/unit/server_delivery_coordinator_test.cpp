@@ -117,6 +117,9 @@ TEST_CASE("coordinator: the digest is kept while it matches and rebuilt from the
     CHECK(f.coordinator->digest_for(id, 10, ec).get() == digest.get());  // kept, same object
     f.coordinator->keep_digest(id, digest, 7);  // does not cover the received bytes: dropped
     CHECK(f.coordinator->digest_for(id, 0, ec)->bytes() == 0);
+    f.coordinator->keep_digest(id, digest, 10);
+    f.coordinator->forget(id);  // cancelled or expired: not kept in memory
+    CHECK(f.coordinator->digest_for(id, 10, ec).get() != digest.get());
 }
 
 TEST_CASE("coordinator: sync completion finalises once and counts every attempt", "[server][delivery]") {

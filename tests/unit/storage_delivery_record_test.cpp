@@ -114,6 +114,7 @@ TEST_CASE("a malformed delivery object is corrupt metadata", "[storage][delivery
     CHECK(decode_with_delivery("finalised") == corrupt);
     CHECK(decode_with_delivery(nlohmann::json::object()) == corrupt);  // no state
     CHECK(decode_with_delivery({{"state", "sent"}}) == corrupt);
+    CHECK(decode_with_delivery({{"state", "none"}, {"attempts", 3}}) == corrupt);  // never written
     CHECK(decode_with_delivery({{"state", 1}}) == corrupt);
     CHECK(decode_with_delivery({{"state", "finalised"}, {"attempts", -1}}) == corrupt);
     CHECK(decode_with_delivery({{"state", "finalised"}, {"attempts", 4294967296ull}}) == corrupt);
