@@ -29,6 +29,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import httpclient  # noqa: E402
+import delivery_cases  # noqa: E402  (issue 7's rows)
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -43,17 +44,20 @@ FULL = dict(single_size=GIB, single_fragment=8 * MIB,
             mem_sessions=1000, idle_connections=10000,
             hold_connections=2000, stall_uploads=8, stall_upload_size=256 * MIB,
             stall_commit_size=GIB, stall_pings=2000,
-            recovery_sessions=10000, recovery_starts=3)
+            recovery_sessions=10000, recovery_starts=3,
+            delivery_seconds=10, delivery_workers=8)
 QUICK = dict(single_size=64 * MIB, single_fragment=8 * MIB,
              conc_sessions=8, conc_size=4 * MIB, conc_fragment=MIB,
              ab_seconds=2, ab_connections=64,
              mem_sessions=100, idle_connections=200,
              hold_connections=200, stall_uploads=8, stall_upload_size=8 * MIB,
              stall_commit_size=64 * MIB, stall_pings=300,
-             recovery_sessions=100, recovery_starts=1)
+             recovery_sessions=100, recovery_starts=1,
+            delivery_seconds=2, delivery_workers=4)
 
 
-CASES = ("single", "concurrent", "ping", "sessions", "idle", "hold", "stall", "recovery")
+CASES = ("single", "concurrent", "ping", "sessions", "idle", "hold", "stall", "recovery",
+         "delivery", "delivery_stall")
 
 
 class CaseError(RuntimeError):
@@ -1117,6 +1121,10 @@ class Bench:
             self.run_stall()
         if "recovery" in cases:
             self.run_recovery()
+        if "delivery" in cases:
+            delivery_cases.run_delivery(self, Row, fmt_rate)
+        if "delivery_stall" in cases:
+            delivery_cases.run_delivery_stall(self, Row, fmt_rate)
         meta = self.meta()
         meta["elapsed_s"] = round(time.monotonic() - t0, 1)
         md = self.markdown(meta)

@@ -17,6 +17,27 @@ struct listen_endpoint {
     std::uint16_t port = 0;  // 0 = any free port (the bound port is logged)
 };
 
+// uploads[].notification (issue 7): where a completed upload is forwarded, as IIS's BITS
+// server extension does with its notification URL.
+enum class notification_type { none, reference, value };
+enum class delivery_mode { sync, async };
+
+// The async outbox's backoff: capped exponential with full jitter, given up after a while.
+struct retry_policy {
+    std::uint64_t initial_s = 1;
+    std::uint64_t max_s = 300;
+    std::uint64_t give_up_after_s = 604800;  // 7 days
+};
+
+struct notification_settings {
+    notification_type type = notification_type::none;  // none: files only land in destination_dir
+    std::string url;  // absolute http(s) URL, or relative to the upload URL (resolved as IIS does)
+    std::uint64_t timeout_s = 120;  // the whole exchange; under the client's 5-minute limit
+    delivery_mode delivery = delivery_mode::sync;
+    retry_policy retry;
+    std::filesystem::path signing_secret_file;  // empty: deliveries are not signed
+};
+
 struct upload_prefix {
     std::string url_prefix = "/uploads/";  // starts and ends with '/'
     std::filesystem::path destination_dir;  // where completed files land
@@ -26,6 +47,7 @@ struct upload_prefix {
     bool allow_nested_destination = false;
     std::uint64_t max_upload_size = 0;       // bytes; 0 = no limit
     std::uint64_t session_timeout_s = 1209600;  // 14 days, as IIS's BITSSessionTimeout
+    notification_settings notification;
 };
 
 // The folders bitsd itself keeps inside data_dir (the session store; later an outbox). A

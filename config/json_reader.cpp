@@ -2,6 +2,7 @@
 
 #include "config/duplicate_key_detector.hpp"
 #include "config/listen_list.hpp"
+#include "protocol/notification.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -167,6 +168,25 @@ std::optional<config_error> read_listen(const json& value, const std::string& pa
     return std::nullopt;
 }
 
+// Why a notification URL is unusable, or nullopt: checked the way it will be used, resolved
+// against a made-up upload URL by the notification rules.
+std::optional<std::string> notification_url_problem(const std::string& url) {
+    if (url.empty()) return "must not be empty";
+    protocol::notification_input input;
+    input.upload = {"http", "bitsd.invalid", "/uploads/file"};
+    input.notification_url = url;
+    protocol::notification_request request;
+    const auto ec = protocol::build_notification(input, request);
+    if (ec == protocol::notification_errc::url_too_long) {
+        return "longer than " + std::to_string(protocol::max_url_length) + " characters";
+    }
+    if (ec) {
+        return "must be an absolute http:// or https:// URL or a reference relative to the upload "
+               "URL, without userinfo, fragment or characters a URL cannot carry";
+    }
+    return std::nullopt;
+}
+
 // Why a URL prefix is unusable, or nullopt. The prefix is compared with request targets as
 // sent, so it must be written the way a client sends it: no escapes, no dot segments.
 std::optional<std::string> url_prefix_problem(const std::string& prefix) {
@@ -182,6 +202,104 @@ std::optional<std::string> url_prefix_problem(const std::string& prefix) {
     if (prefix.find("..") != std::string::npos) return "must not contain \"..\"";
     if (prefix.find("//") != std::string::npos) return "must not contain an empty segment \"//\"";
     if (prefix.find("/./") != std::string::npos) return "must not contain a \".\" segment";
+    return std::nullopt;
+}
+
+// The Windows client gives up on a response after 5 minutes (its HTTP receive timeout); a
+// back-end that takes longer than that is answered by nobody. timeout_s stays under it.
+constexpr std::uint64_t max_notification_timeout_s = 299;
+
+std::optional<config_error> read_retry(const json& value, const std::string& path,
+                                       retry_policy& out) {
+    if (!value.is_object()) return type_error(path, "an object", value);
+    retry_policy retry;
+    for (const auto& item : value.items()) {
+        const std::string& key = item.key();
+        const std::string key_path = join(path, key);
+        std::optional<config_error> error;
+        if (key == "initial_s") {
+            error = read_seconds(item.value(), key_path, 1, retry.initial_s);
+        } else if (key == "max_s") {
+            error = read_seconds(item.value(), key_path, 1, retry.max_s);
+        } else if (key == "give_up_after_s") {
+            error = read_seconds(item.value(), key_path, 1, retry.give_up_after_s);
+        } else {
+            return error_at(path, "unknown key " + json_quoted(key));
+        }
+        if (error) return error;
+    }
+    if (retry.max_s < retry.initial_s) {
+        return error_at(join(path, "max_s"), "must be at least initial_s (" +
+                                                 std::to_string(retry.initial_s) + ")");
+    }
+    out = retry;
+    return std::nullopt;
+}
+
+std::optional<config_error> read_notification(const json& value, const std::string& path,
+                                              notification_settings& out) {
+    if (!value.is_object()) return type_error(path, "an object", value);
+    notification_settings n;
+    bool has_url = false;
+    for (const auto& item : value.items()) {
+        const std::string& key = item.key();
+        const json& field = item.value();
+        const std::string key_path = join(path, key);
+        std::optional<config_error> error;
+        if (key == "type") {
+            const std::string expected = "\"none\", \"reference\" or \"value\"";
+            if (!field.is_string()) return type_error(key_path, expected, field);
+            const auto& text = field.get_ref<const std::string&>();
+            if (text == "none") {
+                n.type = notification_type::none;
+            } else if (text == "reference") {
+                n.type = notification_type::reference;
+            } else if (text == "value") {
+                n.type = notification_type::value;
+            } else {
+                return type_error(key_path, expected, field);
+            }
+        } else if (key == "url") {
+            if (!field.is_string()) return type_error(key_path, "a URL string", field);
+            n.url = field.get<std::string>();
+            if (auto problem = notification_url_problem(n.url)) return error_at(key_path, *problem);
+            has_url = true;
+        } else if (key == "timeout_s") {
+            error = read_uint(field, key_path, 1, max_notification_timeout_s, n.timeout_s);
+            if (error && field.is_number_unsigned() &&
+                field.get<std::uint64_t>() > max_notification_timeout_s) {
+                error->message += " (under the Windows client's 5-minute response timeout)";
+            }
+        } else if (key == "delivery") {
+            const std::string expected = "\"sync\" or \"async\"";
+            if (!field.is_string()) return type_error(key_path, expected, field);
+            const auto& text = field.get_ref<const std::string&>();
+            if (text == "sync") {
+                n.delivery = delivery_mode::sync;
+            } else if (text == "async") {
+                n.delivery = delivery_mode::async;
+            } else {
+                return type_error(key_path, expected, field);
+            }
+        } else if (key == "retry") {
+            error = read_retry(field, key_path, n.retry);
+        } else if (key == "signing_secret_file") {
+            error = read_path(field, key_path, n.signing_secret_file);
+        } else {
+            return error_at(path, "unknown key " + json_quoted(key));
+        }
+        if (error) return error;
+    }
+    if (n.type != notification_type::none && !has_url) {
+        return error_at(join(path, "url"), "is required when type is not \"none\"");
+    }
+    // By value the back-end's response body is the reply, and it exists only in the answer an
+    // async Ack does not wait for: the client would get an upload-reply without its reply.
+    if (n.type == notification_type::value && n.delivery == delivery_mode::async) {
+        return error_at(join(path, "delivery"),
+                        "\"async\" cannot carry an upload-reply: type \"value\" needs \"sync\"");
+    }
+    out = std::move(n);
     return std::nullopt;
 }
 
@@ -216,6 +334,8 @@ std::optional<config_error> read_upload(const json& value, const std::string& pa
             error = read_uint(field, key_path, 0, UINT64_MAX, upload.max_upload_size);
         } else if (key == "session_timeout_s") {
             error = read_seconds(field, key_path, 1, upload.session_timeout_s);
+        } else if (key == "notification") {
+            error = read_notification(field, key_path, upload.notification);
         } else {
             return error_at(path, "unknown key " + json_quoted(key));
         }

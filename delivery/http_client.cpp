@@ -192,7 +192,10 @@ public:
           chunk_(new char[read_chunk]) {}
 
     void start() {
-        deadline_ = steady::now() + owner_->options().overall_timeout;
+        // A request's own timeout (a prefix's notification timeout_s) replaces the client's.
+        deadline_ = steady::now() + (request_.overall_timeout.count() > 0
+                                         ? request_.overall_timeout
+                                         : owner_->options().overall_timeout);
         if (request_.scheme != "http" && request_.scheme != "https") return finish(delivery_errc::bad_url);
         if (request_.host.empty() || request_.port == 0 || request_.target.empty() ||
             request_.target.front() != '/' || has_line_break(request_.target) ||
@@ -526,6 +529,8 @@ void http_client::post(http_request request, http_handler handler) {
 }
 
 void http_client::stop() { impl_->stop(); }
+
+boost::asio::io_context& http_client::context() const noexcept { return impl_->context(); }
 
 std::size_t http_client::idle_connections() const { return impl_->idle_count(); }
 

@@ -61,6 +61,9 @@ struct http_request {
     std::uint64_t body_length = 0;  // must be the body file's size
     std::string reply_file;         // empty: the response body is dropped
     std::uint64_t reply_limit = 64ull * 1024 * 1024;  // a longer 2xx body fails: reply_too_large
+    // The whole exchange's deadline for this request (it also caps connect and response);
+    // zero: the client's overall_timeout.
+    std::chrono::milliseconds overall_timeout{0};
 
     // The POST of a notification built by protocol::build_notification.
     static http_request post_of(const protocol::notification_request& notification);
@@ -93,6 +96,9 @@ public:
     // Cancels every exchange in flight (their handlers get client_stopped) and closes idle
     // connections. Call it on the io_context's thread, or with the io_context not running.
     void stop();
+
+    // The io_context the client's handlers run on.
+    boost::asio::io_context& context() const noexcept;
 
     // Idle pooled connections (for tests and metrics). On the io_context's thread.
     std::size_t idle_connections() const;

@@ -46,6 +46,9 @@ public:
 
     bool empty() const noexcept { return secret_.empty(); }
 
+    // The secret itself (delivery_settings carries it to each attempt).
+    const std::string& secret() const noexcept { return secret_; }
+
 private:
     std::string secret_;
 };

@@ -18,7 +18,18 @@ namespace {
 bool same(const session_metadata& a, const session_metadata& b) {
     return a.id == b.id && a.url_prefix == b.url_prefix && a.target == b.target &&
            a.destination == b.destination && a.total == b.total && a.state == b.state &&
-           a.created_unix == b.created_unix;
+           a.created_unix == b.created_unix && a.delivery.state == b.delivery.state &&
+           a.delivery.sha256_base64 == b.delivery.sha256_base64 &&
+           a.delivery.idempotency_key == b.delivery.idempotency_key &&
+           a.delivery.attempts == b.delivery.attempts &&
+           a.delivery.finalised_unix == b.delivery.finalised_unix &&
+           a.delivery.next_attempt_unix == b.delivery.next_attempt_unix &&
+           a.delivery.last_error == b.delivery.last_error &&
+           a.delivery.upload_target == b.delivery.upload_target &&
+           a.delivery.reply_url == b.delivery.reply_url &&
+           a.delivery.copy_to_destination == b.delivery.copy_to_destination &&
+           a.delivery.failed_status == b.delivery.failed_status &&
+           a.delivery.close_requested == b.delivery.close_requested;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "config/command_line.hpp"
 #include "main/check_config.hpp"
 #include "main/probe.hpp"
+#include "main/deliveries_command.hpp"
 #include "server/daemon.hpp"
 #include "server/journal_stream.hpp"
 
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <string>
 
 namespace {
 
@@ -32,6 +34,7 @@ spdlog::level::level_enum to_spdlog(bitsd::config::log_level level) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string(argv[1]) == "deliveries") return bitsd::cli::run_deliveries_command(argc, argv);
     auto parsed = bitsd::config::parse_command_line(argc, argv);
     switch (parsed.action) {
     case bitsd::config::command_action::exit_ok:

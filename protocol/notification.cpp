@@ -143,7 +143,7 @@ std::uint16_t default_port(std::string_view scheme) noexcept { return scheme == 
 
 bool is_http_scheme(std::string_view scheme) noexcept { return scheme == "http" || scheme == "https"; }
 
-bool valid_upload(const upload_location& upload) {
+bool valid_upload(const upload_url& upload) {
     std::string host;
     std::uint16_t port = 0;
     return (upload.scheme == "http" || upload.scheme == "https") && is_url_text(upload.host) &&
@@ -215,7 +215,7 @@ std::error_code make_error_code(notification_errc e) noexcept {
     return {static_cast<int>(e), notification_category()};
 }
 
-std::string absolute_url(const upload_location& upload) {
+std::string absolute_url(const upload_url& upload) {
     std::string url;
     url.reserve(upload.scheme.size() + 3 + upload.host.size() + upload.target.size());
     url.append(upload.scheme).append("://").append(upload.host).append(upload.target);
@@ -388,7 +388,7 @@ delivery_verdict classify_backend_response(notification_type type, const backend
     return verdict;
 }
 
-std::error_code build_reply_url(const upload_location& upload, std::string_view reply_path,
+std::error_code build_reply_url(const upload_url& upload, std::string_view reply_path,
                                 std::string& out) {
     if (!valid_upload(upload)) return notification_errc::bad_upload_url;
     std::string path(reply_path);

@@ -34,14 +34,14 @@ using header_list = std::vector<std::pair<std::string, std::string>>;
 inline constexpr std::size_t max_url_length = 2200;
 
 // Where the client sent the upload: the request's scheme, its Host header and its target.
-struct upload_location {
+struct upload_url {
     std::string_view scheme;  // "http" or "https"
     std::string_view host;    // the Host header as sent: name or [v6], with the port if any
     std::string_view target;  // origin-form: "/path?query", percent-encoded as the client sent it
 };
 
 // The absolute URL of the upload ("http://host/path?query"): BITS-Original-Request-URL.
-std::string absolute_url(const upload_location& upload);
+std::string absolute_url(const upload_url& upload);
 
 enum class notification_type {
     reference,  // POST the file's server-side path; the back-end writes the reply file itself
@@ -49,7 +49,7 @@ enum class notification_type {
 };
 
 struct notification_input {
-    upload_location upload;
+    upload_url upload;
     std::string_view notification_url;  // configured: absolute http(s) URL or a relative reference
     notification_type type = notification_type::reference;
     std::string_view request_data_file;   // server-side path of the uploaded bytes (reference)
@@ -139,7 +139,7 @@ delivery_verdict classify_backend_response(notification_type type, const backend
 // is absolute ("/uploads/...") or relative to the upload's directory, as IIS's
 // "BITS-Sessions\Replies\{GUID}\responsefile.bin" is; backslashes become slashes and each
 // segment is percent-encoded ("{" -> "%7B"), as the Windows client did with IIS's relative URL.
-std::error_code build_reply_url(const upload_location& upload, std::string_view reply_path,
+std::error_code build_reply_url(const upload_url& upload, std::string_view reply_path,
                                 std::string& out);
 
 // A GET of the reply with or without a Range header (RFC 9110 §14): one byte range is served,

@@ -1,6 +1,10 @@
 #include "server/daemon.hpp"
 
 #include "server/blocking_pool.hpp"
+#include "server/delivery_coordinator.hpp"
+#include "server/delivery_outbox.hpp"
+#include "server/delivery_scheduler.hpp"
+#include "server/reply_server.hpp"
 #include "server/io_context_pool.hpp"
 #include "server/listener.hpp"
 #include "server/service_notifier.hpp"
@@ -45,6 +49,13 @@ struct daemon::impl {
     config::settings settings;
     std::unique_ptr<storage::session_store> store;
     std::unique_ptr<upload_service> service;
+    // Async deliveries (null when no prefix is async): the coordinator's scheduler. Outlives
+    // the coordinator and the blocking pool's work, which both hand sessions to it.
+    std::unique_ptr<delivery_outbox> outbox;
+    // Delivery to back-ends (issue 7). The scheduler is the async outbox's hand-over (d2).
+    no_delivery_scheduler scheduler;
+    std::unique_ptr<delivery_coordinator> delivery;
+    std::unique_ptr<reply_server> replies;
     // Disk work of the connections (lookups, flushes, commits). Stopped and joined after the
     // I/O threads, before the io_contexts are destroyed: its queued work owns connections.
     blocking_pool blocking;
@@ -71,6 +82,8 @@ struct daemon::impl {
         // service their destructors touch is alive.
         listeners.clear();
         blocking.stop_and_join();
+        // The HTTP clients' sockets belong to the contexts: closed while the contexts exist.
+        if (delivery) delivery->stop();
         pool.destroy();
     }
 
@@ -105,6 +118,23 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
                                  "\": " + ec.message());
     }
     impl_->service = std::make_unique<upload_service>(s, *impl_->store);
+    std::vector<std::optional<delivery::delivery_settings>> deliveries;
+    if (const auto error = load_delivery_settings(s, deliveries)) throw std::runtime_error(*error);
+    outbox_options outbox_settings;
+    outbox_settings.finish_close = [service = impl_->service.get()](const std::string& id) {
+        return service->finish_requested_close(id);
+    };
+    impl_->outbox = make_delivery_outbox(s, deliveries, *impl_->store, impl_->service->locks(),
+                                         impl_->blocking, std::move(outbox_settings));
+    delivery_scheduler& scheduler = impl_->outbox ? static_cast<delivery_scheduler&>(*impl_->outbox)
+                                                  : impl_->scheduler;
+    impl_->delivery = std::make_unique<delivery_coordinator>(s, *impl_->store, impl_->service->locks(),
+                                                             impl_->service->engine(), std::move(deliveries),
+                                                             scheduler);
+    if (impl_->delivery->any_enabled()) {
+        impl_->replies = std::make_unique<reply_server>(*impl_->store);
+        impl_->service->attach_delivery(impl_->delivery.get(), impl_->replies.get());
+    }
 
     connection_limits limits;
     limits.read_timeout = std::chrono::seconds(s.read_timeout_s);
@@ -161,8 +191,11 @@ int daemon::run() {
         d.schedule_watchdog(*interval);
     }
     std::thread maintenance_thread([&d] { d.maintenance.run(); });
+    if (d.outbox) d.outbox->start();  // re-drives every delivery owed
 
     d.pool.run();
+    // Attempts in flight are abandoned (still `delivering` on disk, re-driven at the next start).
+    if (d.outbox) d.outbox->stop();
     d.maintenance.stop();
     maintenance_thread.join();
     // Disk work in flight finishes (a commit is never cut off; it is resumable anyway); work

@@ -1,5 +1,8 @@
 #include "server/http_connection.hpp"
 
+#include "delivery/content_digest.hpp"
+#include "server/reply_sender.hpp"
+#include "server/reply_server.hpp"
 #include "server/response_head.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -214,6 +217,11 @@ void http_connection::handle_request() {
         unread_input_ = true;
     }
     if (view.session_id) echo_session_id_ = std::string(*view.session_id);
+
+    if (service_.replies() && (view.method == "GET" || view.method == "HEAD") &&
+        reply_server::is_reply_target(view.target)) {
+        return serve_reply(view.method == "HEAD");
+    }
 
     auto routed = protocol::route(view.method, view.target, service_.url_prefixes());
     if (routed.error) {
@@ -433,7 +441,11 @@ void http_connection::consume_body(const char* data, std::size_t size) {
     // Never more than the plan says: the fragment's range ends where its body ends. The write
     // goes to the page cache and stays on this thread: it costs a copy, not a disk wait (the
     // flush, which does wait, runs on the blocking pool at the end of the fragment).
-    if (const auto ec = transfer_->appender->write(data, size)) write_error_ = ec;
+    if (const auto ec = transfer_->appender->write(data, size)) {
+        write_error_ = ec;
+    } else if (transfer_->digest) {
+        transfer_->digest->update(data, size);  // the digest sees exactly the bytes stored
+    }
 }
 
 void http_connection::do_wait_readable() {
@@ -499,15 +511,67 @@ void http_connection::on_body_complete() {
         pending_response_.reset();
         return do_write(std::move(response));
     }
+    const auto& req = parser_->get();
+    request_origin origin;
+    if (const auto host = field(req, "Host")) origin.host = std::string(*host);
+    origin.target = std::string(req.target());
     run_blocking(
         phase::blocking, blocking_.executor(),
         [&service = service_, packet = *packet_, transfer = std::move(*transfer_),
-         write_error = write_error_]() mutable {
+         write_error = write_error_, where = location_, origin = std::move(origin)]() mutable {
             // The flush of a durable fragment: a disk wait, off the I/O thread.
-            return service.finish_fragment(packet, transfer, write_error);
+            return service.finish_fragment(packet, transfer, write_error, where, origin);
         },
-        [this](protocol::response response) { finish_request(std::move(response)); });
+        [this](fragment_result result) { on_fragment_finished(std::move(result)); });
     transfer_.reset();
+}
+
+void http_connection::on_fragment_finished(fragment_result result) {
+    if (!result.delivery) return finish_request(std::move(result.response));
+    // A sync delivery: the Ack waits for the back-end, on this io_context, without blocking it.
+    // The session's lock goes with the delivery, so that a client that leaves meanwhile cannot
+    // free it while the attempt runs; the coordinator releases it before answering.
+    std::string lock;
+    if (lock_held_) {
+        lock = std::move(locked_session_);
+        locked_session_.clear();
+        lock_held_ = false;
+    }
+    phase_ = phase::blocking;
+    service_.delivery()->run_sync(
+        static_cast<net::io_context&>(stream_.get_executor().context()), blocking_.executor(),
+        std::move(*result.delivery), std::move(lock),
+        [self = shared_from_this()](protocol::response response) {
+            if (self->phase_ == phase::closed) return;
+            self->finish_request(std::move(response));
+        });
+}
+
+void http_connection::serve_reply(bool head) {
+    const auto& req = parser_->get();
+    reply_request request;
+    request.head = head;
+    request.target = std::string(req.target());
+    if (const auto range = field(req, "Range")) request.range = std::string(*range);
+    if (const auto if_range = field(req, "If-Range")) request.if_range = std::string(*if_range);
+    request.version = version_;
+    if (body_left_ > 0) {
+        // A GET with a body is not read: answer, then close.
+        keep_alive_ = false;
+        unread_input_ = true;
+    }
+    request.keep_alive = keep_alive_;
+    run_blocking(
+        phase::blocking, blocking_.executor(),
+        [replies = service_.replies(), request = std::move(request)] { return replies->prepare(request); },
+        [this](reply_plan plan) {
+            phase_ = phase::write;
+            if (plan.close_after) close_after_write_ = true;
+            send_reply(stream_, std::move(plan), limits_.read_timeout, [self = shared_from_this()](bool ok) {
+                if (!ok) return self->close();
+                self->on_write({}, 0);
+            });
+        });
 }
 
 // ---- response -----------------------------------------------------------------------------

@@ -82,6 +82,9 @@ private:
     void run_blocking(phase during, boost::asio::thread_pool::executor_type pool, Work work,
                       Done done);
     void on_close_done(const std::shared_ptr<running_commit>& commit, protocol::response response);
+    // Delivery (issue 7; the logic lives in delivery_coordinator and reply_server).
+    void on_fragment_finished(fragment_result result);
+    void serve_reply(bool head);
     void start_fragment(fragment_transfer transfer);
     void on_continue_sent(boost::beast::error_code ec, std::size_t bytes);
     void start_body(after_body next);

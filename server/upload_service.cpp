@@ -193,6 +193,21 @@ protocol::response upload_service::close_session(const protocol::packet& close,
                          *close.session_id, info.value->metadata.url_prefix, info.value->metadata.target);
             return reject({bits_errc::destination_unusable, {}}, close.sent_session_id);
         }
+        if (delivery_ && delivery_->enabled(where.prefix_index) &&
+            info.value->metadata.delivery.state != storage::delivery_state::none) {
+            // The upload went to a back-end: it reaches destination_dir only when the back-end
+            // asked for it (BITS-Copy-File-To-Destination).
+            const auto decision = delivery_->on_close(close, where.prefix_index, info.value->metadata);
+            if (decision.action == close_decision::kind::answer) return decision.response;
+            if (decision.action == close_decision::kind::release) {
+                if (const auto ec = delivery_->release(*close.session_id)) {
+                    return reject(from_storage(ec, "close", close.session_id), close.sent_session_id);
+                }
+                spdlog::info("session {} closed: delivered to the back-end, nothing copied to {}",
+                             *close.session_id, upload->destination_dir.string());
+                return engine_.ack(close);
+            }
+        }
         if (const auto ec = store_.commit(*close.session_id, *destination, upload->allow_overwrites)) {
             return reject(from_storage(ec, "commit", close.session_id), close.sent_session_id);
         }
@@ -202,15 +217,44 @@ protocol::response upload_service::close_session(const protocol::packet& close,
     return engine_.ack(close);
 }
 
+std::error_code upload_service::finish_requested_close(const std::string& id) {
+    storage::session_info info;
+    if (const auto ec = store_.info(id, info)) return ec;
+    const auto& metadata = info.metadata;
+    if (metadata.delivery.state != storage::delivery_state::delivered ||
+        !metadata.delivery.close_requested || metadata.state != storage::session_state::receiving) {
+        return {};
+    }
+    if (!metadata.delivery.copy_to_destination) {
+        if (const auto ec = delivery_->release(id)) return ec;
+        spdlog::info("session {} closed: delivered to the back-end, nothing copied", id);
+        return {};
+    }
+    const config::upload_prefix* upload = nullptr;
+    const auto destination = destination_of(metadata, &upload);
+    if (!destination) return bits_errc::destination_unusable;
+    if (const auto ec = store_.commit(id, *destination, upload->allow_overwrites)) return ec;
+    spdlog::info("session {} closed: delivered, and {} bytes copied to {} as the back-end asked", id,
+                 info.received, destination->joined().string());
+    return {};
+}
+
 protocol::response upload_service::cancel_session(const protocol::packet& cancel,
                                                   const protocol::upload_location& where) {
     protocol::session_view view;
     auto info = find(cancel, where, view);
     if (!info) return reject(info.failure, cancel.sent_session_id);
+    if (delivery_ && delivery_->keeps_bytes_on_cancel(info.value->metadata)) {
+        // The file is finalised and its delivery promised (async): Cancel comes too late.
+        spdlog::info("session {}: Cancel-Session after the file was finalised: delivery goes on",
+                     *cancel.session_id);
+        return engine_.ack(cancel);
+    }
     if (engine_.decide_cancel(view) == protocol::cancel_action::cancel) {
         if (const auto ec = store_.cancel(*cancel.session_id)) {
             return reject(from_storage(ec, "cancel", cancel.session_id), cancel.sent_session_id);
         }
+        if (delivery_) delivery_->forget(*cancel.session_id);
         spdlog::info("session {} cancelled", *cancel.session_id);
     }
     return engine_.ack(cancel);
@@ -239,28 +283,48 @@ protocol::outcome<fragment_transfer> upload_service::begin_fragment(
         if (ec || !transfer.appender) {
             return failed<fragment_transfer>(from_storage(ec, "open", fragment.session_id));
         }
+        if (delivery_ && delivery_->enabled(where.prefix_index)) {
+            transfer.digest = delivery_->digest_for(*fragment.session_id, transfer.plan.offset, ec);
+            if (!transfer.digest) {
+                transfer.appender.reset();
+                return failed<fragment_transfer>(from_storage(ec, "digest", fragment.session_id));
+            }
+        }
     }
     protocol::outcome<fragment_transfer> result;
     result.value = std::move(transfer);
     return result;
 }
 
-protocol::response upload_service::finish_fragment(const protocol::packet& fragment,
-                                                   fragment_transfer& transfer,
-                                                   std::error_code write_error) {
+fragment_result upload_service::finish_fragment(const protocol::packet& fragment,
+                                                fragment_transfer& transfer, std::error_code write_error,
+                                                const protocol::upload_location& where,
+                                                const request_origin& origin) {
+    fragment_result result;
+    const bool notifying = delivery_ && delivery_->enabled(where.prefix_index);
+    std::uint64_t received = transfer.plan.offset;
     if (!transfer.appender) {
         // Nothing was written: a duplicate, or a retry after Close-Session.
-        return engine_.fragment_ack(fragment, transfer.plan.offset);
+        result.response = engine_.fragment_ack(fragment, received);
+        if (!notifying || transfer.plan.session_closed) return result;
+    } else {
+        // Sync even after a failed write: the bytes that did land count, and the client resyncs.
+        const std::error_code sync_error = transfer.appender->finish();
+        received = transfer.appender->offset();
+        transfer.appender.reset();
+        if (notifying) delivery_->keep_digest(*fragment.session_id, std::move(transfer.digest), received);
+        if (write_error || sync_error) {
+            result.response = reject(from_storage(write_error ? write_error : sync_error, "write",
+                                                  fragment.session_id),
+                                     fragment.sent_session_id);
+            return result;
+        }
+        result.response = engine_.fragment_ack(fragment, received);
+        if (!notifying) return result;
     }
-    // Sync even after a failed write: the bytes that did land count, and the client resyncs.
-    const std::error_code sync_error = transfer.appender->finish();
-    const std::uint64_t received = transfer.appender->offset();
-    transfer.appender.reset();
-    if (write_error || sync_error) {
-        return reject(from_storage(write_error ? write_error : sync_error, "write", fragment.session_id),
-                      fragment.sent_session_id);
-    }
-    return engine_.fragment_ack(fragment, received);
+    // The last byte is durable: finalise, and deliver (sync) or hand over (async).
+    if (!fragment.range || received != fragment.range->total) return result;
+    return delivery_->on_complete(fragment, where.prefix_index, origin, std::move(result.response));
 }
 
 std::size_t upload_service::sweep(std::int64_t now) {
@@ -281,7 +345,8 @@ std::size_t upload_service::sweep(std::int64_t now) {
             const std::uint64_t timeout =
                 upload ? upload->session_timeout_s : config::upload_prefix{}.session_timeout_s;
             const bool expired = protocol::is_expired(current.last_activity_unix, now, timeout);
-            bool remove = expired;
+            // A delivery still owed to the back-end outlives the session timeout: at least once.
+            bool remove = expired && !storage::delivery_pending(current.metadata.delivery.state);
             if (current.metadata.state == storage::session_state::committing) {
                 // Close-Session was received but a crash interrupted the commit: finish it,
                 // however long the daemon was down (the client was told nothing yet). Only a
@@ -307,6 +372,7 @@ std::size_t upload_service::sweep(std::int64_t now) {
             }
             if (remove && !store_.remove(id, destination ? &*destination : nullptr)) {
                 ++removed;
+                if (delivery_) delivery_->forget(id);  // an abandoned upload's running digest
                 spdlog::info("session {} expired after {} s idle: removed", id,
                              now - current.last_activity_unix);
             }

@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 #include "protocol/engine.hpp"
 #include "protocol/upload_path.hpp"
+#include "server/delivery_coordinator.hpp"
 #include "storage/session_locks.hpp"
 #include "storage/session_store.hpp"
 
@@ -25,7 +26,12 @@ namespace bitsd::server {
 struct fragment_transfer {
     protocol::fragment_plan plan;
     std::unique_ptr<storage::appender> appender;  // null when nothing is to be written
+    // The upload's running SHA-256 when its prefix notifies a back-end: fed exactly the bytes
+    // written (the connection does it after each successful write). Null otherwise.
+    std::shared_ptr<delivery::content_digest> digest;
 };
+
+class reply_server;
 
 class upload_service {
 public:
@@ -33,6 +39,15 @@ public:
 
     const protocol::engine& engine() const noexcept { return engine_; }
     storage::session_locks& locks() noexcept { return locks_; }
+
+    // Delivery to back-ends (issue 7): set once at start-up, before connections run; null when
+    // no prefix has a notification.
+    void attach_delivery(delivery_coordinator* delivery, reply_server* replies) noexcept {
+        delivery_ = delivery;
+        replies_ = replies;
+    }
+    delivery_coordinator* delivery() const noexcept { return delivery_; }
+    reply_server* replies() const noexcept { return replies_; }
     const std::vector<std::string>& url_prefixes() const noexcept { return prefixes_; }
 
     protocol::response ping(const protocol::packet& ping);
@@ -48,9 +63,11 @@ public:
     protocol::outcome<fragment_transfer> begin_fragment(const protocol::packet& fragment,
                                                         const protocol::upload_location& where);
     // After the body: makes the bytes durable and acknowledges them. `write_error` is the
-    // first storage failure met while streaming, if any.
-    protocol::response finish_fragment(const protocol::packet& fragment, fragment_transfer& transfer,
-                                       std::error_code write_error);
+    // first storage failure met while streaming, if any. When the fragment leaves the file of
+    // a notifying prefix complete, the result may carry a sync delivery to run before answering.
+    fragment_result finish_fragment(const protocol::packet& fragment, fragment_transfer& transfer,
+                                    std::error_code write_error, const protocol::upload_location& where,
+                                    const request_origin& origin);
 
     protocol::response reject(const protocol::rejection& failure,
                               const std::optional<std::string>& echo_session_id) const;
@@ -58,6 +75,13 @@ public:
     // Deletes expired sessions and tombstones, and finishes commits a crash interrupted.
     // Returns the number of sessions removed.
     std::size_t sweep(std::int64_t now_unix);
+
+    // The async outbox's end of a Close-Session that came while the delivery was owed
+    // (delivery.close_requested): once the back-end has the file, commit it to destination_dir
+    // when the back-end asked for it (BITS-Copy-File-To-Destination), else free the bytes. Does
+    // nothing for a session not delivered, not close-requested, or already closed. The caller
+    // holds the session's lock (a blocking-pool thread).
+    std::error_code finish_requested_close(const std::string& id);
 
 private:
     protocol::outcome<storage::session_info> find(const protocol::packet& request,
@@ -76,6 +100,8 @@ private:
     protocol::engine engine_;
     std::vector<std::string> prefixes_;
     std::vector<protocol::upload_rules> rules_;
+    delivery_coordinator* delivery_ = nullptr;
+    reply_server* replies_ = nullptr;
 };
 
 // Converts the configured limits into the engine's settings.

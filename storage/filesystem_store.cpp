@@ -22,6 +22,7 @@ namespace {
 
 constexpr const char* data_name = "data";
 constexpr const char* metadata_name = "metadata.json";
+constexpr const char* reply_name = "reply";
 constexpr const char* metadata_temp_name = "metadata.json.tmp";
 constexpr const char* lock_name = "bitsd.lock";
 // Suffixes of directories that are not (yet, or any more) sessions; list() skips them because
@@ -121,6 +122,23 @@ std::unique_ptr<filesystem_store> filesystem_store::open(const fs::path& root, f
         store->root_lock_ = platform::open_file(absolute / lock_name, platform::open_mode::append, local);
         if (local) return local;
         return platform::lock_exclusive(store->root_lock_);
+    });
+    if (ec) store.reset();
+    return store;
+}
+
+std::unique_ptr<filesystem_store> filesystem_store::open_for_reading(const fs::path& root,
+                                                                     std::error_code& ec) {
+    std::unique_ptr<filesystem_store> store;
+    ec = guarded([&]() -> std::error_code {
+        std::error_code local;
+        const fs::path absolute = fs::absolute(root, local);
+        if (local) return local;
+        store.reset(new filesystem_store(absolute, fsync_policy::none));
+        if (!fs::is_directory(store->sessions_, local)) {
+            return local && !is_missing(local) ? local : make_error_code(storage_errc::session_not_found);
+        }
+        return {};
     });
     if (ec) store.reset();
     return store;
@@ -572,6 +590,14 @@ std::error_code filesystem_store::do_cancel(const location& where) {
         if (!write_metadata(where.dir, metadata)) return {};  // it synced the directory too
     }
     (void)sync_directory(where.dir);  // the unlink; a failure here cannot bring the bytes back
+    return {};
+}
+
+std::error_code filesystem_store::local_files(std::string_view id, session_files& out) {
+    location where;
+    if (!locate(id, where)) return make_error_code(storage_errc::session_not_found);
+    out.data = where.dir / data_name;
+    out.reply = where.dir / reply_name;
     return {};
 }
 

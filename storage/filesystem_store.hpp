@@ -3,6 +3,7 @@
 //
 //   <root>/sessions/<shard>/<ID>/data            the bytes received so far (append only)
 //   <root>/sessions/<shard>/<ID>/metadata.json   session_metadata, replaced atomically
+//   <root>/sessions/<shard>/<ID>/reply           the back-end's reply, when a delivery made one
 //
 // <ID> is the upper-case braced GUID, <shard> its first two hex digits in lower case. The
 // received length is always the size of `data`: metadata never claims bytes.
@@ -23,6 +24,12 @@ public:
     static std::unique_ptr<filesystem_store> open(const std::filesystem::path& root,
                                                   fsync_policy policy, std::error_code& ec);
 
+    // For tools that only read a data_dir a running daemon may own (`bitsd deliveries list`):
+    // takes no lock and creates nothing; call info(), list() and session_directory() only.
+    // session_not_found when <root>/sessions does not exist.
+    static std::unique_ptr<filesystem_store> open_for_reading(const std::filesystem::path& root,
+                                                              std::error_code& ec);
+
     std::error_code create(const session_metadata& metadata) override;
     std::error_code info(std::string_view id, session_info& out) override;
     std::error_code update(const session_metadata& metadata) override;
@@ -32,6 +39,7 @@ public:
     std::error_code cancel(std::string_view id) override;
     std::error_code remove(std::string_view id, const destination* to) override;
     std::error_code list(const std::function<void(const session_info&)>& visit) override;
+    std::error_code local_files(std::string_view id, session_files& out) override;
 
     // Where a session lives (for tests and tools). Empty for an invalid id.
     std::filesystem::path session_directory(std::string_view id) const;

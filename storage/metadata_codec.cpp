@@ -20,6 +20,94 @@ bool read_string(const json& object, const char* key, std::string& out) {
     return true;
 }
 
+// Optional members of the delivery object: absent keeps the default, a wrong type is corrupt.
+bool read_optional_string(const json& object, const char* key, std::string& out) {
+    const auto it = object.find(key);
+    if (it == object.end()) return true;
+    if (!it->is_string()) return false;
+    out = it->get<std::string>();
+    return true;
+}
+
+bool read_optional_bool(const json& object, const char* key, bool& out) {
+    const auto it = object.find(key);
+    if (it == object.end()) return true;
+    if (!it->is_boolean()) return false;
+    out = it->get<bool>();
+    return true;
+}
+
+template <typename Int>
+bool read_optional_int(const json& object, const char* key, Int& out) {
+    const auto it = object.find(key);
+    if (it == object.end()) return true;
+    if (!it->is_number_integer()) return false;
+    if (it->is_number_unsigned()) {
+        const auto value = it->get<std::uint64_t>();
+        if (value > static_cast<std::uint64_t>(std::numeric_limits<Int>::max())) return false;
+        out = static_cast<Int>(value);
+        return true;
+    }
+    const auto value = it->get<std::int64_t>();
+    if (value < static_cast<std::int64_t>(std::numeric_limits<Int>::min())) return false;
+    out = static_cast<Int>(value);
+    return true;
+}
+
+json encode_delivery(const delivery_record& d) {
+    return json{
+        {"state", to_string(d.state)},
+        {"sha256_base64", d.sha256_base64},
+        {"idempotency_key", d.idempotency_key},
+        {"attempts", d.attempts},
+        {"finalised_unix", d.finalised_unix},
+        {"next_attempt_unix", d.next_attempt_unix},
+        {"last_error", d.last_error},
+        {"upload_scheme", d.upload_scheme},
+        {"upload_host", d.upload_host},
+        {"upload_target", d.upload_target},
+        {"reply_url", d.reply_url},
+        {"copy_to_destination", d.copy_to_destination},
+        {"failed_status", d.failed_status},
+        {"failed_hresult", d.failed_hresult},
+        {"close_requested", d.close_requested},
+    };
+}
+
+// The delivery object: "state" is required; the other members default when absent (a later
+// version may add members, an older one wrote fewer).
+bool decode_delivery(const json& object, delivery_record& out) {
+    if (!object.is_object()) return false;
+    delivery_record d;
+    std::string state_text;
+    if (!read_string(object, "state", state_text)) return false;
+    const auto state = delivery_state_from_string(state_text);
+    // The encoder writes no delivery object for state none: one that says none was not written
+    // by bitsd (and would not survive a rewrite).
+    if (!state || *state == delivery_state::none) return false;
+    d.state = *state;
+    if (!read_optional_bool(object, "copy_to_destination", d.copy_to_destination) ||
+        !read_optional_bool(object, "close_requested", d.close_requested)) {
+        return false;
+    }
+    if (!read_optional_string(object, "sha256_base64", d.sha256_base64) ||
+        !read_optional_string(object, "idempotency_key", d.idempotency_key) ||
+        !read_optional_string(object, "last_error", d.last_error) ||
+        !read_optional_string(object, "upload_scheme", d.upload_scheme) ||
+        !read_optional_string(object, "upload_host", d.upload_host) ||
+        !read_optional_string(object, "upload_target", d.upload_target) ||
+        !read_optional_string(object, "reply_url", d.reply_url) ||
+        !read_optional_int(object, "attempts", d.attempts) ||
+        !read_optional_int(object, "finalised_unix", d.finalised_unix) ||
+        !read_optional_int(object, "next_attempt_unix", d.next_attempt_unix) ||
+        !read_optional_int(object, "failed_status", d.failed_status) ||
+        !read_optional_int(object, "failed_hresult", d.failed_hresult)) {
+        return false;
+    }
+    out = std::move(d);
+    return true;
+}
+
 }  // namespace
 
 std::error_code encode_metadata(const session_metadata& metadata, std::string& out) {
@@ -33,6 +121,11 @@ std::error_code encode_metadata(const session_metadata& metadata, std::string& o
         {"state", to_string(metadata.state)},
         {"created_unix", metadata.created_unix},
     };
+    // Written only once a delivery exists: sessions without a notification keep the layout
+    // they always had (and an older bitsd can still read them).
+    if (metadata.delivery.state != delivery_state::none) {
+        object["delivery"] = encode_delivery(metadata.delivery);
+    }
     try {
         out = object.dump(2);
     } catch (const json::type_error&) {
@@ -83,6 +176,10 @@ std::error_code decode_metadata(std::string_view text, session_metadata& out) {
         return corrupt;
     }
     metadata.created_unix = created->get<std::int64_t>();
+
+    // Absent in metadata written before delivery existed: state none.
+    const auto delivery = object.find("delivery");
+    if (delivery != object.end() && !decode_delivery(*delivery, metadata.delivery)) return corrupt;
 
     out = std::move(metadata);
     return {};

@@ -21,4 +21,29 @@ std::optional<session_state> session_state_from_string(const std::string& text) 
     return std::nullopt;
 }
 
+// Persisted too: the same warning.
+const char* to_string(delivery_state state) noexcept {
+    switch (state) {
+    case delivery_state::none: return "none";
+    case delivery_state::finalised: return "finalised";
+    case delivery_state::delivering: return "delivering";
+    case delivery_state::delivered: return "delivered";
+    case delivery_state::dead_lettered: return "dead_lettered";
+    }
+    return "unknown";
+}
+
+std::optional<delivery_state> delivery_state_from_string(const std::string& text) noexcept {
+    if (text == "none") return delivery_state::none;
+    if (text == "finalised") return delivery_state::finalised;
+    if (text == "delivering") return delivery_state::delivering;
+    if (text == "delivered") return delivery_state::delivered;
+    if (text == "dead_lettered") return delivery_state::dead_lettered;
+    return std::nullopt;
+}
+
+bool delivery_pending(delivery_state state) noexcept {
+    return state == delivery_state::finalised || state == delivery_state::delivering;
+}
+
 }  // namespace bitsd::storage

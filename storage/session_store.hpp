@@ -38,9 +38,29 @@ public:
     virtual std::uint64_t offset() const noexcept = 0;
 };
 
+// Local files of a session, for stores that keep sessions on this host's file system.
+struct session_files {
+    std::filesystem::path data;   // the bytes received (read in place, never moved by this)
+    std::filesystem::path reply;  // a file beside them for an answer to the uploader; may not exist
+};
+
 class session_store {
 public:
     virtual ~session_store() = default;
+
+    // An optional capability: the local paths of a session's files (whether or not the session
+    // exists), for consumers that must name or read a file in place: a delivery by reference
+    // hands the data path to the back-end, a delivery by value streams it, and the reply the
+    // back-end wrote is served from `reply`. Both live in the session and go with remove().
+    // A store without local files answers operation_not_supported (the default): an object
+    // store (S3) would instead hand out an object URL or a presigned GET for the data and
+    // take the reply as an object of its own, which needs a delivery that names URLs rather
+    // than paths. Errors: session_not_found for an id that can never name a session.
+    virtual std::error_code local_files(std::string_view id, session_files& out) {
+        (void)id;
+        (void)out;
+        return std::make_error_code(std::errc::operation_not_supported);
+    }
 
     // Stores a new session in state `receiving` with no bytes. session_exists if the id is taken.
     virtual std::error_code create(const session_metadata& metadata) = 0;

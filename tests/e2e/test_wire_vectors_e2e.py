@@ -152,11 +152,11 @@ class WireVectorTest(BitsAssertions, unittest.TestCase):
             req = ex["request"]
             # Out of scope here, on purpose:
             # * the "server-to-backend" notification POST is traffic IIS sent to its back-end
-            #   application (upload-reply notification, bits-protocol.md section 5); bitsd's
-            #   back-end notification is not implemented yet and this test configures none;
-            # * the client's GET of the reply (Range: bytes=0-9976 -> 206) downloads the reply
-            #   that such a back-end produced; without a notification back-end there is no reply
-            #   to download, so bitsd runs this session as a plain upload (no BITS-Reply-URL).
+            #   application (upload-reply notification, bits-protocol.md section 5); this test
+            #   configures none: the notification half (with a real back-end, the reply fetched
+            #   with the captured Range) is test_delivery_sync_e2e.test_mcbup_4_2_...;
+            # * without a notification back-end there is no reply to download, so bitsd runs
+            #   this session as a plain upload (no BITS-Reply-URL).
             # Only the client's BITS_POST packets are replayed.
             if ex["direction"] != "client-to-server" or req["method"] != "BITS_POST":
                 continue

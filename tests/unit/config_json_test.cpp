@@ -111,6 +111,10 @@ TEST_CASE("the example config file sets every key and parses", "[config]") {
     CHECK_FALSE(s.uploads[1].allow_nested_destination);
     CHECK(s.uploads[1].max_upload_size == 4294967296ull);
     CHECK(s.uploads[1].session_timeout_s == 86400);
+    CHECK(s.uploads[0].notification.type == cfg::notification_type::reference);
+    CHECK(s.uploads[0].notification.url == "http://backend.internal/ingest");
+    CHECK(s.uploads[0].notification.signing_secret_file == fs::path("/etc/bitsd/backend.key"));
+    CHECK(s.uploads[1].notification.type == cfg::notification_type::none);
     CHECK(s.read_timeout_s == 120);
     CHECK(s.idle_timeout_s == 120);
     CHECK(s.min_body_rate_bytes_per_s == 256);

@@ -4,6 +4,7 @@
 #include "delivery/delivery_error.hpp"
 #include "delivery/http_client.hpp"
 
+#include "backend_process.hpp"
 #include "temp_dir.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -38,9 +39,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path backend_script =
-    fs::path(__FILE__).parent_path().parent_path() / "e2e" / "backend_server.py";
-
 std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream out;
@@ -53,67 +51,7 @@ void write_file(const fs::path& path, const std::string& content) {
     out << content;
 }
 
-// backend_server.py as a child process; stopped (SIGTERM, then reaped) at scope exit.
-class backend_process {
-public:
-    explicit backend_process(const bitsd::test::temp_dir& dir, std::vector<std::string> extra = {})
-        : log_(dir / "requests.jsonl"), control_(dir / "control.json") {
-        int out[2];
-        REQUIRE(::pipe(out) == 0);
-        std::vector<std::string> args{"python3", backend_script.string(), "--log", log_.string(),
-                                      "--control", control_.string()};
-        args.insert(args.end(), extra.begin(), extra.end());
-        pid_ = ::fork();
-        REQUIRE(pid_ >= 0);
-        if (pid_ == 0) {
-            ::dup2(out[1], STDOUT_FILENO);
-            ::close(out[0]);
-            ::close(out[1]);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execvp("python3", argv.data());
-            ::_exit(127);
-        }
-        ::close(out[1]);
-        std::string line;
-        char c = 0;
-        while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
-        ::close(out[0]);
-        REQUIRE_FALSE(line.empty());
-        port_ = static_cast<std::uint16_t>(std::stoi(line));
-    }
-    ~backend_process() {
-        ::kill(pid_, SIGTERM);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-    }
-    backend_process(const backend_process&) = delete;
-    backend_process& operator=(const backend_process&) = delete;
-
-    std::uint16_t port() const { return port_; }
-
-    // Replaces the control state (the server re-reads the file when it changes).
-    void control(const nlohmann::json& state) {
-        const auto next = control_.string() + ".next";
-        write_file(next, state.dump());
-        fs::rename(next, control_);
-    }
-
-    std::vector<nlohmann::json> requests() const {
-        std::vector<nlohmann::json> out;
-        std::ifstream in(log_);
-        std::string line;
-        while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
-        return out;
-    }
-
-private:
-    fs::path log_;
-    fs::path control_;
-    pid_t pid_ = -1;
-    std::uint16_t port_ = 0;
-};
+using bitsd::test::backend_process;
 
 struct outcome {
     std::error_code error;

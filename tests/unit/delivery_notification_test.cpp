@@ -289,7 +289,7 @@ TEST_CASE("delivery: where the reply comes from and the copy request", "[deliver
 }
 
 TEST_CASE("delivery: the Reply-URL is absolute with forward slashes", "[delivery]") {
-    const upload_location upload{"http", "frankcao8", "/upload-ref-isapi-WebFarm/2100mb-rfc2119.txt?x=1"};
+    const upload_url upload{"http", "frankcao8", "/upload-ref-isapi-WebFarm/2100mb-rfc2119.txt?x=1"};
     struct row {
         const char* reply_path;
         const char* url;

@@ -1,0 +1,102 @@
+#include "delivery/delivery_attempt.hpp"
+
+#include "delivery/delivery_error.hpp"
+#include "delivery/request_signature.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <openssl/rand.h>
+
+#include <ctime>
+#include <memory>
+#include <utility>
+
+namespace bitsd::delivery {
+namespace {
+
+// A by-value reply larger than this is refused (reply_too_large, a transient 502): the reply
+// is a small answer for the client, not a second upload.
+constexpr std::uint64_t reply_limit = 64ull * 1024 * 1024;
+
+}  // namespace
+
+std::error_code build_attempt_request(const attempt_input& input, std::int64_t unix_time,
+                                      http_request& out) {
+    const auto& record = input.record;
+    protocol::notification_input n;
+    n.upload = {record.upload_scheme, record.upload_host, record.upload_target};
+    n.notification_url = input.settings.url;
+    n.type = input.settings.type;
+    n.request_data_file = input.data_file;
+    n.response_data_file = input.response_file;
+    n.session_id = input.session_id;
+    n.size = input.size;
+    n.idempotency_key = record.idempotency_key;
+    n.sha256_base64 = record.sha256_base64;
+    protocol::notification_request notification;
+    if (const auto ec = protocol::build_notification(n, notification)) return ec;
+    http_request request = http_request::post_of(notification);
+    if (input.settings.signing_secret) {
+        const auto signer = request_signature::from_secret(*input.settings.signing_secret);
+        const std::string value = signer.header_value(
+            unix_time, protocol::idempotency_key_value(record.idempotency_key),
+            protocol::repr_digest_value(record.sha256_base64));
+        // Before Content-Length, which post_of keeps last.
+        auto position = request.headers.end();
+        if (!request.headers.empty() && request.headers.back().first == "Content-Length") --position;
+        request.headers.insert(position, {std::string(signature_header), value});
+    }
+    if (input.settings.type == protocol::notification_type::value) {
+        request.body_file = input.data_file;
+        request.body_length = input.size;
+        request.reply_file = input.response_file;
+        request.reply_limit = reply_limit;
+    }
+    request.overall_timeout = input.settings.timeout;
+    out = std::move(request);
+    return {};
+}
+
+void run_delivery_attempt(http_client& client, const attempt_input& input, attempt_handler done) {
+    http_request request;
+    if (const auto ec = build_attempt_request(input, static_cast<std::int64_t>(std::time(nullptr)), request)) {
+        // A notification that cannot be built (a URL the configuration should have refused):
+        // ours, not the back-end's. Reported on the client's context like every outcome.
+        boost::asio::post(client.context(), [done = std::move(done), ec] {
+            done(protocol::delivery_verdict{}, ec);
+        });
+        return;
+    }
+    const auto type = input.settings.type;
+    client.post(std::move(request), [type, done = std::move(done)](std::error_code ec, http_response response) {
+        if (ec) {
+            const auto transport = classify_transport(ec);
+            if (!transport) return done(protocol::delivery_verdict{}, ec);
+            protocol::backend_response failed;
+            failed.transport = *transport;
+            auto verdict = protocol::classify_backend_response(type, failed);
+            verdict.reason += " (" + ec.message() + ")";
+            return done(std::move(verdict), {});
+        }
+        protocol::backend_response answered;
+        answered.transport = protocol::backend_transport::answered;
+        answered.status = response.status;
+        answered.headers = std::move(response.headers);
+        done(protocol::classify_backend_response(type, answered), {});
+    });
+}
+
+std::string mint_idempotency_key() {
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) return {};
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string key;
+    key.reserve(32);
+    for (unsigned char b : bytes) {
+        key += digits[b >> 4];
+        key += digits[b & 0x0f];
+    }
+    return key;
+}
+
+}  // namespace bitsd::delivery

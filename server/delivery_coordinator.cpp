@@ -1,0 +1,379 @@
+#include "server/delivery_coordinator.hpp"
+
+#include "delivery/content_digest.hpp"
+#include "delivery/request_signature.hpp"
+#include "storage/storage_error.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <utility>
+
+namespace bitsd::server {
+namespace {
+
+using protocol::bits_errc;
+using storage::delivery_state;
+
+std::int64_t now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// The context of a failed delivery's error Ack (bits-protocol.md Decisions: the back-end's
+// answer is the application's, BITS_ERROR_CONTEXT_REMOTE_APPLICATION).
+constexpr std::uint32_t context_application = 0x7;
+
+// An async delivery that an outbox gave up on has no failure of a client's own to repeat:
+// a fatal answer stops a client that comes back (403, 0x80190000 + 403).
+constexpr unsigned given_up_status = 403;
+constexpr std::uint32_t given_up_hresult = 0x80190193;
+
+}  // namespace
+
+std::optional<std::string> load_delivery_settings(
+    const config::settings& settings, std::vector<std::optional<delivery::delivery_settings>>& out) {
+    out.clear();
+    for (std::size_t i = 0; i < settings.uploads.size(); ++i) {
+        const auto& n = settings.uploads[i].notification;
+        if (n.type == config::notification_type::none) {
+            out.emplace_back();
+            continue;
+        }
+        delivery::delivery_settings d;
+        d.type = n.type == config::notification_type::value ? protocol::notification_type::value
+                                                            : protocol::notification_type::reference;
+        d.url = n.url;
+        d.timeout = std::chrono::seconds(n.timeout_s);
+        if (!n.signing_secret_file.empty()) {
+            delivery::request_signature signer;
+            if (const auto ec = delivery::request_signature::load(n.signing_secret_file.string(), signer)) {
+                return "uploads[" + std::to_string(i) + "].notification.signing_secret_file: \"" +
+                       n.signing_secret_file.string() + "\": " + ec.message();
+            }
+            d.signing_secret = signer.secret();
+        }
+        out.push_back(std::move(d));
+    }
+    return std::nullopt;
+}
+
+delivery_coordinator::delivery_coordinator(const config::settings& settings, storage::session_store& store,
+                                           storage::session_locks& locks, const protocol::engine& engine,
+                                           std::vector<std::optional<delivery::delivery_settings>> per_prefix,
+                                           delivery_scheduler& scheduler)
+    : settings_(settings),
+      store_(store),
+      locks_(locks),
+      engine_(engine),
+      per_prefix_(std::move(per_prefix)),
+      scheduler_(scheduler) {
+    for (const auto& p : per_prefix_) any_enabled_ = any_enabled_ || p.has_value();
+}
+
+delivery_coordinator::~delivery_coordinator() = default;
+
+bool delivery_coordinator::enabled(std::size_t prefix_index) const {
+    return prefix_index < per_prefix_.size() && per_prefix_[prefix_index].has_value();
+}
+
+std::string delivery_coordinator::reply_path(const std::string& session_id) {
+    // IIS's "BITS-Sessions\Replies\{GUID}\responsefile.bin", relative to the upload's
+    // directory (the [MC-BUP] 4.2 capture); build_reply_url makes it absolute and escapes it.
+    return "BITS-Sessions/Replies/" + session_id + "/responsefile.bin";
+}
+
+// ---- digest --------------------------------------------------------------------------------
+
+std::shared_ptr<delivery::content_digest> delivery_coordinator::digest_for(const std::string& id,
+                                                                           std::uint64_t offset,
+                                                                           std::error_code& ec) {
+    std::shared_ptr<delivery::content_digest> digest;
+    {
+        std::lock_guard<std::mutex> guard(mutex_);
+        const auto it = digests_.find(id);
+        if (it != digests_.end()) {
+            digest = std::move(it->second);
+            digests_.erase(it);
+        }
+    }
+    if (!digest) digest = std::make_shared<delivery::content_digest>();
+    if (digest->bytes() == offset) return digest;
+    // A restart, or bytes cut off: hash what the file holds once, then go on streaming.
+    digest->reset();
+    if (offset == 0) return digest;
+    storage::session_files files;
+    if ((ec = store_.local_files(id, files))) return {};
+    if ((ec = digest->update_from_file(files.data.string(), 0, offset))) return {};
+    spdlog::debug("session {}: digest rebuilt from {} bytes on disk", id, offset);
+    return digest;
+}
+
+void delivery_coordinator::keep_digest(const std::string& id, std::shared_ptr<delivery::content_digest> digest,
+                                       std::uint64_t received) {
+    if (!digest || digest->bytes() != received) return;  // rebuilt from the file next time
+    std::lock_guard<std::mutex> guard(mutex_);
+    digests_[id] = std::move(digest);
+}
+
+void delivery_coordinator::forget(const std::string& id) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    digests_.erase(id);
+}
+
+// ---- completion ----------------------------------------------------------------------------
+
+std::error_code delivery_coordinator::finalise(const std::string& id, std::size_t prefix_index,
+                                               const request_origin& origin, storage::session_info& info) {
+    std::error_code ec;
+    auto digest = digest_for(id, info.received, ec);
+    if (ec) return ec;
+    {
+        std::lock_guard<std::mutex> guard(mutex_);
+        digests_.erase(id);  // the file is complete: the digest is stored, not kept in memory
+    }
+    auto& d = info.metadata.delivery;
+    d = storage::delivery_record{};
+    d.state = delivery_state::finalised;
+    d.sha256_base64 = digest->base64();
+    d.idempotency_key = delivery::mint_idempotency_key();
+    if (d.idempotency_key.empty()) return std::make_error_code(std::errc::resource_unavailable_try_again);
+    d.finalised_unix = now_unix();
+    d.next_attempt_unix = d.finalised_unix;
+    d.upload_scheme = origin.scheme;
+    d.upload_host = origin.host;
+    d.upload_target = origin.target;
+    if ((ec = store_.update(info.metadata))) return ec;
+    spdlog::info("session {}: finalised ({} bytes, sha-256 {}, key {})", id, info.received,
+                 d.sha256_base64, d.idempotency_key);
+    (void)prefix_index;
+    return {};
+}
+
+fragment_result delivery_coordinator::on_complete(const protocol::packet& fragment, std::size_t prefix_index,
+                                                  const request_origin& origin, protocol::response ack) {
+    fragment_result result;
+    const auto& id = *fragment.session_id;
+    const auto internal = [&](const std::error_code& ec, const char* what) {
+        spdlog::error("session {}: {}: {}", id, what, ec.message());
+        result.response = engine_.error_response(bits_errc::internal_error, fragment.sent_session_id);
+        return result;
+    };
+    storage::session_info info;
+    if (const auto ec = store_.info(id, info)) return internal(ec, "reading the session to deliver it");
+    auto& d = info.metadata.delivery;
+    if (d.state == delivery_state::none) {
+        if (const auto ec = finalise(id, prefix_index, origin, info)) return internal(ec, "finalising");
+    }
+    const auto& settings = *per_prefix_[prefix_index];
+    const bool async = settings_.uploads[prefix_index].notification.delivery == config::delivery_mode::async;
+
+    if (d.state == delivery_state::delivered || d.state == delivery_state::dead_lettered) {
+        result.response = stored_answer(d, ack, fragment.sent_session_id);
+        return result;
+    }
+    if (async) {
+        // The outbox delivers; the client is done once the file is durable.
+        scheduler_.schedule(id);
+        result.response = std::move(ack);
+        return result;
+    }
+    // Sync: one more attempt, with the same key. Counted and made durable first, so that a
+    // crash while the back-end answers is known as an attempt that may have arrived.
+    d.state = delivery_state::delivering;
+    ++d.attempts;
+    if (const auto ec = store_.update(info.metadata)) return internal(ec, "recording the attempt");
+    storage::session_files files;
+    if (const auto ec = store_.local_files(id, files)) return internal(ec, "locating the session's files");
+
+    sync_delivery job;
+    job.input.settings = settings;
+    job.input.session_id = id;
+    job.input.data_file = files.data.string();
+    job.input.response_file = files.reply.string();
+    job.input.size = info.received;
+    job.input.record = d;
+    job.success_ack = std::move(ack);
+    job.echo_session_id = fragment.sent_session_id;
+    result.delivery = std::move(job);
+    return result;
+}
+
+protocol::response delivery_coordinator::failure_ack(const std::optional<std::string>& echo, unsigned status,
+                                                     std::uint32_t hresult, std::uint32_t context) const {
+    // The shape of every error Ack (engine::error_response) with the back-end's own answer.
+    protocol::response r;
+    r.status = status;
+    r.headers.emplace_back("BITS-Packet-Type", "Ack");
+    if (echo) r.headers.emplace_back("BITS-Session-Id", *echo);
+    const std::string code = protocol::format_hresult(hresult);
+    r.headers.emplace_back("BITS-Error-Code", code);
+    r.headers.emplace_back("BITS-Error", code);
+    r.headers.emplace_back("BITS-Error-Context", protocol::format_context(context));
+    return r;
+}
+
+protocol::response delivery_coordinator::stored_answer(const storage::delivery_record& record,
+                                                       const protocol::response& ack,
+                                                       const std::optional<std::string>& echo) const {
+    if (record.state == delivery_state::delivered) {
+        protocol::response r = ack;
+        if (!record.reply_url.empty()) r.headers.emplace_back("BITS-Reply-URL", record.reply_url);
+        return r;
+    }
+    if (record.failed_status != 0) {
+        return failure_ack(echo, record.failed_status, record.failed_hresult, context_application);
+    }
+    return failure_ack(echo, given_up_status, given_up_hresult, context_application);
+}
+
+protocol::response delivery_coordinator::record_attempt(const sync_delivery& job,
+                                                        const protocol::delivery_verdict& verdict,
+                                                        std::error_code local_error) {
+    const auto& id = job.input.session_id;
+    storage::session_info info;
+    if (const auto ec = store_.info(id, info)) {
+        spdlog::error("session {}: reading the session after a delivery attempt: {}", id, ec.message());
+        return engine_.error_response(bits_errc::internal_error, job.echo_session_id);
+    }
+    auto& d = info.metadata.delivery;
+    protocol::response answer;
+    if (local_error) {
+        d.state = delivery_state::finalised;
+        d.last_error = "local: " + local_error.message();
+        spdlog::error("session {}: delivery attempt {} failed here: {}", id, d.attempts, local_error.message());
+        answer = engine_.error_response(bits_errc::internal_error, job.echo_session_id);
+    } else if (verdict.outcome == protocol::delivery_outcome::delivered) {
+        d.state = delivery_state::delivered;
+        d.last_error.clear();
+        d.failed_status = 0;
+        d.failed_hresult = 0;
+        d.copy_to_destination = verdict.copy_to_destination;
+        d.reply_url.clear();
+        if (verdict.reply == protocol::reply_source::static_url) {
+            d.reply_url = verdict.static_reply_url;
+        } else {
+            const protocol::upload_url upload{d.upload_scheme, d.upload_host, d.upload_target};
+            if (const auto ec = protocol::build_reply_url(upload, reply_path(id), d.reply_url)) {
+                spdlog::warn("session {}: no reply URL: {}", id, ec.message());
+                d.reply_url.clear();
+            }
+        }
+        spdlog::info("session {}: delivered on attempt {} (key {}){}", id, d.attempts, d.idempotency_key,
+                     d.copy_to_destination ? "; the back-end asks for the copy to the destination" : "");
+        answer = stored_answer(d, job.success_ack, job.echo_session_id);
+    } else {
+        const bool fatal = verdict.outcome == protocol::delivery_outcome::failed_fatal;
+        d.state = fatal ? delivery_state::dead_lettered : delivery_state::finalised;
+        d.last_error = verdict.reason;
+        d.failed_status = verdict.client_answer.http_status;
+        d.failed_hresult = verdict.client_answer.hresult;
+        spdlog::warn("session {}: delivery attempt {} failed ({}): {}; the client gets {}", id, d.attempts,
+                     fatal ? "fatal" : "transient", verdict.reason, verdict.client_answer.http_status);
+        answer = failure_ack(job.echo_session_id, verdict.client_answer.http_status,
+                             verdict.client_answer.hresult, verdict.client_answer.context);
+    }
+    if (const auto ec = store_.update(info.metadata)) {
+        // The outcome is not durable: the client must come back, and will deliver again with the
+        // same key (the back-end dedupes).
+        spdlog::error("session {}: storing the delivery outcome: {}", id, ec.message());
+        return engine_.error_response(bits_errc::internal_error, job.echo_session_id);
+    }
+    return answer;
+}
+
+void delivery_coordinator::run_sync(boost::asio::io_context& context, blocking_pool::executor_type blocking,
+                                    sync_delivery job, std::string held_lock,
+                                    std::function<void(protocol::response)> done) {
+    auto shared_job = std::make_shared<sync_delivery>(std::move(job));
+    delivery::run_delivery_attempt(
+        client_for(context), shared_job->input,
+        [this, &context, blocking, shared_job, held_lock = std::move(held_lock),
+         done = std::move(done)](protocol::delivery_verdict verdict, std::error_code local_error) mutable {
+            // Storing the outcome waits for the disk: on the blocking pool, then back here.
+            boost::asio::post(blocking, [this, &context, shared_job, held_lock = std::move(held_lock),
+                                         done = std::move(done), verdict = std::move(verdict),
+                                         local_error]() mutable {
+                auto answer = record_attempt(*shared_job, verdict, local_error);
+                if (!held_lock.empty()) locks_.unlock(held_lock);
+                boost::asio::post(context, [done = std::move(done), answer = std::move(answer)]() mutable {
+                    done(std::move(answer));
+                });
+            });
+        });
+}
+
+delivery::http_client& delivery_coordinator::client_for(boost::asio::io_context& context) {
+    std::lock_guard<std::mutex> guard(mutex_);
+    auto& client = clients_[&context];
+    if (!client) {
+        delivery::http_client_options options;
+        // Each request carries its prefix's timeout_s as its overall deadline (at most 299 s);
+        // these only bound the parts.
+        options.connect_timeout = std::chrono::seconds(30);
+        options.response_timeout = std::chrono::seconds(300);
+        options.overall_timeout = std::chrono::seconds(300);
+        client = std::make_unique<delivery::http_client>(context, options);
+    }
+    return *client;
+}
+
+void delivery_coordinator::stop() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    for (auto& [context, client] : clients_) client->stop();
+    clients_.clear();
+}
+
+// ---- Close and Cancel ------------------------------------------------------------------------
+
+close_decision delivery_coordinator::on_close(const protocol::packet& close, std::size_t prefix_index,
+                                              const storage::session_metadata& metadata) {
+    close_decision decision;
+    const auto& d = metadata.delivery;
+    const bool async = settings_.uploads[prefix_index].notification.delivery == config::delivery_mode::async;
+    if (d.state == delivery_state::delivered) {
+        decision.action = d.copy_to_destination ? close_decision::kind::commit : close_decision::kind::release;
+        return decision;
+    }
+    decision.action = close_decision::kind::answer;
+    if (async) {
+        // Still the outbox's (or an operator's, dead-lettered): the bytes stay until it is done.
+        // The Close is remembered so that the outbox can apply it after the delivery (d2).
+        storage::session_metadata updated = metadata;
+        if (!updated.delivery.close_requested) {
+            updated.delivery.close_requested = true;
+            if (const auto ec = store_.update(updated)) {
+                spdlog::error("session {}: recording the Close: {}", *close.session_id, ec.message());
+                decision.response = engine_.error_response(bits_errc::internal_error, close.sent_session_id);
+                return decision;
+            }
+        }
+        if (storage::delivery_pending(d.state)) scheduler_.schedule(*close.session_id);
+        decision.response = engine_.ack(close);
+        return decision;
+    }
+    // Sync, and the final fragment was never answered with success: the client has nothing to
+    // close yet. It gets the answer its final fragment would get (the stored failure), or busy.
+    if (d.state == delivery_state::dead_lettered || d.failed_status != 0) {
+        decision.response = stored_answer(d, engine_.ack(close), close.sent_session_id);
+    } else {
+        decision.response = engine_.error_response(bits_errc::session_busy, close.sent_session_id);
+    }
+    return decision;
+}
+
+std::error_code delivery_coordinator::release(const std::string& id) {
+    // The bytes first (cancel frees them and leaves a tombstone), then the tombstone becomes
+    // `closed` so that a repeated Close is answered 200. A crash between the two leaves a
+    // cancelled tombstone: the back-end has the file either way.
+    if (const auto ec = store_.cancel(id)) return ec;
+    storage::session_info info;
+    if (const auto ec = store_.info(id, info)) return ec;
+    info.metadata.state = storage::session_state::closed;
+    return store_.update(info.metadata);
+}
+
+bool delivery_coordinator::keeps_bytes_on_cancel(const storage::session_metadata& metadata) const {
+    return storage::delivery_pending(metadata.delivery.state);
+}
+
+}  // namespace bitsd::server

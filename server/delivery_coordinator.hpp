@@ -1,0 +1,166 @@
+#pragma once
+// The server's side of delivering completed uploads to a back-end (issue 7): everything the
+// request path does around protocol/notification.* and delivery/delivery_attempt.*.
+//
+//  - the SHA-256 of each upload of a notifying prefix, fed while the bytes stream in (one
+//    content_digest per session in memory, handed to the fragment's transfer and back; rebuilt
+//    from the file when its length no longer matches the received offset: after a restart, or
+//    bytes cut off by a failed write);
+//  - finalising: when a fragment leaves the file complete and durable, the digest, a fresh
+//    idempotency key and the upload's location are stored with state `finalised` (fsynced);
+//  - sync delivery: the state becomes `delivering` (attempt counted, fsynced), one attempt runs
+//    on the connection's io_context (the HTTP client never blocks a thread), its outcome is
+//    stored (`delivered`, or back to `finalised` for a transient failure, `dead_lettered` for a
+//    fatal one) and the final fragment is answered from it: the Ack with BITS-Reply-URL, or the
+//    error Ack with context 0x7. A final fragment sent again after a success gets the stored Ack
+//    without notifying; after a failure it notifies again with the same key;
+//  - async delivery: `finalised` and a hand-over to the delivery_scheduler (the outbox);
+//  - Close-Session and Cancel-Session of a session with a delivery.
+//
+// Disk work (store reads and updates) runs on the blocking pool; the HTTP exchange on the
+// connection's io_context. The session's lock is held from the fragment to the answer.
+
+#include "config/config.hpp"
+#include "delivery/delivery_attempt.hpp"
+#include "protocol/engine.hpp"
+#include "server/blocking_pool.hpp"
+#include "server/delivery_scheduler.hpp"
+#include "storage/session_locks.hpp"
+#include "storage/session_store.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bitsd::delivery {
+class content_digest;
+}
+
+namespace bitsd::server {
+
+// Where the client sent a request: the request's scheme, its Host header and its target with
+// the query (what BITS-Original-Request-URL and BITS-Reply-URL are built from).
+struct request_origin {
+    std::string scheme = "http";
+    std::string host;
+    std::string target;
+};
+
+// A synchronous delivery for the connection to run before it answers the final fragment.
+struct sync_delivery {
+    delivery::attempt_input input;
+    protocol::response success_ack;  // the final fragment's Ack, before BITS-Reply-URL
+    std::optional<std::string> echo_session_id;
+};
+
+// What finish_fragment decided: an answer now, or a delivery to run first.
+struct fragment_result {
+    protocol::response response;
+    std::optional<sync_delivery> delivery;
+};
+
+// What Close-Session does with a session that has a delivery record.
+struct close_decision {
+    enum class kind {
+        commit,   // to destination_dir as a plain upload (BITS-Copy-File-To-Destination)
+        release,  // the back-end has the file: free the bytes, leave a closed tombstone
+        answer,   // answer `response` and change nothing more
+    };
+    kind action = kind::commit;
+    protocol::response response;
+};
+
+class delivery_coordinator {
+public:
+    // One entry per upload prefix (config order).
+    delivery_coordinator(const config::settings& settings, storage::session_store& store,
+                         storage::session_locks& locks, const protocol::engine& engine,
+                         std::vector<std::optional<delivery::delivery_settings>> per_prefix,
+                         delivery_scheduler& scheduler);
+    ~delivery_coordinator();
+    delivery_coordinator(const delivery_coordinator&) = delete;
+    delivery_coordinator& operator=(const delivery_coordinator&) = delete;
+
+    bool enabled(std::size_t prefix_index) const;
+    bool any_enabled() const noexcept { return any_enabled_; }
+
+    // ---- blocking pool, session lock held ----
+
+    // The digest to feed with bytes appended at `offset` (rebuilt from the data file when it
+    // does not hold exactly `offset` bytes). Empty pointer and an error when that fails.
+    std::shared_ptr<delivery::content_digest> digest_for(const std::string& id, std::uint64_t offset,
+                                                         std::error_code& ec);
+    // Gives the digest back after the fragment; kept only when it covers `received` bytes.
+    void keep_digest(const std::string& id, std::shared_ptr<delivery::content_digest> digest,
+                     std::uint64_t received);
+
+    // Drops the in-memory digest of a session that went away (cancelled, expired).
+    void forget(const std::string& id);
+
+    // A fragment (stored or a duplicate) left the file complete. `ack` is the plain Ack.
+    fragment_result on_complete(const protocol::packet& fragment, std::size_t prefix_index,
+                                const request_origin& origin, protocol::response ack);
+
+    // Close-Session of a complete session of a notifying prefix.
+    close_decision on_close(const protocol::packet& close, std::size_t prefix_index,
+                            const storage::session_metadata& metadata);
+    // The `release` of a close_decision. Returns the storage error, if any.
+    std::error_code release(const std::string& id);
+
+    // Cancel-Session: true when the session's bytes must stay (an async delivery still owed).
+    bool keeps_bytes_on_cancel(const storage::session_metadata& metadata) const;
+
+    // ---- the connection's io_context ----
+
+    // Runs the attempt, stores its outcome, releases `held_lock` (the session's lock, handed
+    // over by the connection so that a connection that goes away cannot free it mid-delivery)
+    // and calls `done` with the answer on `context`.
+    void run_sync(boost::asio::io_context& context, blocking_pool::executor_type blocking,
+                  sync_delivery job, std::string held_lock,
+                  std::function<void(protocol::response)> done);
+
+    // Stops every HTTP client (exchanges in flight end with client_stopped). Call with the
+    // io_contexts no longer running, before they are destroyed.
+    void stop();
+
+    // The reply path of a session, relative to the upload's directory (IIS's layout).
+    static std::string reply_path(const std::string& session_id);
+
+private:
+    delivery::http_client& client_for(boost::asio::io_context& context);
+    protocol::response record_attempt(const sync_delivery& job, const protocol::delivery_verdict& verdict,
+                                      std::error_code local_error);
+    std::error_code finalise(const std::string& id, std::size_t prefix_index, const request_origin& origin,
+                             storage::session_info& info);
+    protocol::response failure_ack(const std::optional<std::string>& echo, unsigned status,
+                                   std::uint32_t hresult, std::uint32_t context) const;
+    protocol::response stored_answer(const storage::delivery_record& record,
+                                     const protocol::response& ack,
+                                     const std::optional<std::string>& echo) const;
+
+    const config::settings& settings_;
+    storage::session_store& store_;
+    storage::session_locks& locks_;
+    const protocol::engine& engine_;
+    std::vector<std::optional<delivery::delivery_settings>> per_prefix_;
+    delivery_scheduler& scheduler_;
+    bool any_enabled_ = false;
+
+    std::mutex mutex_;  // guards the two maps
+    std::map<std::string, std::shared_ptr<delivery::content_digest>> digests_;
+    std::map<boost::asio::io_context*, std::unique_ptr<delivery::http_client>> clients_;
+};
+
+// Reads each notifying prefix's settings (the secret from signing_secret_file). On a bad secret
+// file returns a message naming the key (uploads[i].notification.signing_secret_file).
+std::optional<std::string> load_delivery_settings(
+    const config::settings& settings, std::vector<std::optional<delivery::delivery_settings>>& out);
+
+}  // namespace bitsd::server
