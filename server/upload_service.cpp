@@ -53,9 +53,11 @@ protocol::engine_settings engine_settings_from(const config::settings& settings)
     return e;
 }
 
-upload_service::upload_service(const config::settings& settings, storage::session_store& store)
-    : settings_(settings), store_(store), engine_(engine_settings_from(settings)) {
-    for (const auto& upload : settings.uploads) {
+upload_service::upload_service(std::shared_ptr<const config::settings> settings,
+                               storage::session_store& store, storage::session_locks& locks)
+    : settings_holder_(std::move(settings)), settings_(*settings_holder_), store_(store), locks_(locks),
+      engine_(engine_settings_from(settings_)) {
+    for (const auto& upload : settings_.uploads) {
         prefixes_.push_back(upload.url_prefix);
         protocol::upload_rules rules;
         rules.allow_overwrites = upload.allow_overwrites;

@@ -27,10 +27,15 @@ struct fragment_transfer {
     std::unique_ptr<storage::appender> appender;  // null when nothing is to be written
 };
 
+// Immutable per configuration: a reload (SIGHUP) builds a new one from the new settings and
+// swaps it in (live_service); a request keeps the one it started with until it ends. The store
+// and the session locks outlive every generation and are shared by all of them.
 class upload_service {
 public:
-    upload_service(const config::settings& settings, storage::session_store& store);
+    upload_service(std::shared_ptr<const config::settings> settings, storage::session_store& store,
+                   storage::session_locks& locks);
 
+    const config::settings& settings() const noexcept { return settings_; }
     const protocol::engine& engine() const noexcept { return engine_; }
     storage::session_locks& locks() noexcept { return locks_; }
     const std::vector<std::string>& url_prefixes() const noexcept { return prefixes_; }
@@ -70,9 +75,10 @@ private:
     protocol::rejection from_storage(const std::error_code& ec, const char* what,
                                      const std::optional<std::string>& session_id) const;
 
+    std::shared_ptr<const config::settings> settings_holder_;
     const config::settings& settings_;
     storage::session_store& store_;
-    storage::session_locks locks_;
+    storage::session_locks& locks_;
     protocol::engine engine_;
     std::vector<std::string> prefixes_;
     std::vector<protocol::upload_rules> rules_;
