@@ -2,6 +2,7 @@
 
 #include "config/command_line.hpp"
 #include "main/exit_codes.hpp"
+#include "main/sessions_command.hpp"
 #include "server/daemon.hpp"
 #include "server/journal_stream.hpp"
 #include "server/log_level.hpp"
@@ -14,6 +15,7 @@
 #include <iostream>
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string_view(argv[1]) == "sessions") return bitsd::cli::sessions_command(argc - 1, argv + 1);
     auto parsed = bitsd::config::parse_command_line(argc, argv);
     switch (parsed.action) {
     case bitsd::config::command_action::exit_ok:

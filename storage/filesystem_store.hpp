@@ -17,11 +17,19 @@
 
 namespace bitsd::storage {
 
+// How a store holds its data directory. The daemon, and tools that change sessions, hold it
+// exclusively (<root>/bitsd.lock). read_only is for tools that only look (`bitsd sessions
+// list`): no lock, nothing created, to be used only with info() and list() while a daemon may
+// run (metadata is replaced atomically and the received length is a stat, so a reader never
+// sees half a write).
+enum class store_access { exclusive, read_only };
+
 class filesystem_store final : public session_store {
 public:
-    // Creates <root>/sessions if missing.
+    // Creates <root>/sessions if missing (exclusive access only).
     static std::unique_ptr<filesystem_store> open(const std::filesystem::path& root,
-                                                  fsync_policy policy, std::error_code& ec);
+                                                  fsync_policy policy, std::error_code& ec,
+                                                  store_access access = store_access::exclusive);
 
     std::error_code create(const session_metadata& metadata) override;
     std::error_code info(std::string_view id, session_info& out) override;
