@@ -27,8 +27,13 @@ void http_connection::cut() {
 
 void http_connection::on_drain() {
     // Waiting for a next request that has not begun: nothing is lost by closing now. Anything
-    // else is a request in flight; it closes the connection once answered (do_write).
-    if (phase_ == phase::header && !header_started_) close();
+    // else is a request in flight; it closes the connection once answered (do_write). A
+    // request whose bytes are already in the socket (sent before the signal, not yet read)
+    // counts as in flight: it is served.
+    if (phase_ != phase::header || header_started_) return;
+    beast::error_code ec;
+    if (stream_.socket().available(ec) > 0 && !ec) return;
+    close();
 }
 
 void http_connection::on_cut() {

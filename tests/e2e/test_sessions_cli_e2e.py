@@ -125,6 +125,14 @@ class SessionsCliTest(BitsAssertions, unittest.TestCase):
         r = self.client.fragment(receiving, b"defghij", 3, 10, "part.bin")
         self.assertTrue(r.is_session_not_found(), str(r))
 
+    def test_a_second_daemon_on_the_data_dir_exits_3(self):
+        p = subprocess.run([bitsd_binary(), "--config", self.srv.config_path], cwd=self.srv.root,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=20)
+        self.assertEqual(p.returncode, 3, p.stdout.decode())
+        self.assertIn("data_dir", p.stdout.decode())
+        self.srv.assert_alive()
+
     def test_an_empty_or_missing_data_dir_lists_nothing(self):
         self.srv.stop()
         rc, out, err = self.cli("--data-dir", os.path.join(self.srv.root, "nothing-here"), "list")
