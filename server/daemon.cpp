@@ -77,7 +77,9 @@ struct daemon::impl {
     explicit impl(config::settings s)
         : settings(std::move(s)), blocking(settings.blocking_threads), pool(thread_count(settings.threads)) {
         signals.emplace(pool.main_context(), SIGINT, SIGTERM);
+#ifdef SIGHUP  // POSIX; the Windows build reloads by restart
         signals->add(SIGHUP);
+#endif
     }
     ~impl() {
         signals.reset();
@@ -110,6 +112,15 @@ struct daemon::impl {
         });
     }
 
+    static bool is_reload_signal(int signal) {
+#ifdef SIGHUP
+        return signal == SIGHUP;
+#else
+        (void)signal;
+        return false;
+#endif
+    }
+
     void wait_for_signal() {
         signals->async_wait([this](boost::system::error_code ec, int signal) {
             if (ec) return;
@@ -119,7 +130,7 @@ struct daemon::impl {
     }
 
     void on_signal(int signal) {
-        if (signal == SIGHUP) {
+        if (is_reload_signal(signal)) {
             if (registry.draining()) return spdlog::info("SIGHUP ignored: stopping");
             spdlog::info("SIGHUP received: reloading the configuration");
             // Off the I/O threads: reading the file and probing directories touch the disk.
