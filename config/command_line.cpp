@@ -96,6 +96,7 @@ std::string summary(const settings& s) {
 
 command_result parse(int argc, const char* const* argv, const environment& env) {
     CLI::App app{"bitsd: a BITS upload server.\n" + std::string(defaults_note), "bitsd"};
+    app.footer("Sessions of a data directory: bitsd sessions list|show|cancel|purge (bitsd sessions --help).");
     flags given;
     app.add_option("--config", given.config_file,
                    "read the configuration from this JSON file (keys: see config/README.md)")

@@ -74,6 +74,10 @@ struct settings {
     std::uint64_t busy_timeout_s = 60;            // waiting for a busy session, then 503
     unsigned blocking_threads = 4;                // threads for disk work (commits, fsync)
     std::uint64_t cleanup_interval_s = 3600;      // how often expired sessions are swept
+    // SIGTERM/SIGINT: how long requests in flight may take before they are cut. 8 s fits
+    // inside Docker's default stop timeout (10 s, then SIGKILL) with 2 s left to cut, flush
+    // and exit; systemd's default (TimeoutStopSec=90s) is far above it.
+    std::uint64_t shutdown_timeout_s = 8;
     unsigned threads = 0;                         // I/O threads; 0 = one per core
     log_level level = log_level::info;
 };

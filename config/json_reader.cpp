@@ -22,6 +22,8 @@ using json = nlohmann::json;
 constexpr std::uint64_t max_seconds = 100ull * 365 * 24 * 3600;
 constexpr unsigned max_threads = 256;
 constexpr std::size_t max_host_id_length = 300;
+// A drain longer than an hour is no drain: every service manager kills the process first.
+constexpr std::uint64_t max_shutdown_timeout_s = 3600;
 
 std::string json_quoted(const std::string& text) {
     // dump() escapes quotes and control characters, so a hostile key stays on one line.
@@ -406,6 +408,8 @@ std::optional<config_error> read_document(const json& doc, settings& s) {
             error = read_threads(value, key, s.blocking_threads, 1);
         } else if (key == "cleanup_interval_s") {
             error = read_seconds(value, key, 1, s.cleanup_interval_s);
+        } else if (key == "shutdown_timeout_s") {
+            error = read_uint(value, key, 0, max_shutdown_timeout_s, s.shutdown_timeout_s);
         } else if (key == "threads") {
             error = read_threads(value, key, s.threads);
         } else if (key == "log_level") {

@@ -2,10 +2,13 @@
 
 #include "config/command_line.hpp"
 #include "main/check_config.hpp"
-#include "main/probe.hpp"
 #include "main/deliveries_command.hpp"
+#include "main/exit_codes.hpp"
+#include "main/probe.hpp"
+#include "main/sessions_command.hpp"
 #include "server/daemon.hpp"
 #include "server/journal_stream.hpp"
+#include "server/log_level.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -15,26 +18,9 @@
 #include <iostream>
 #include <string>
 
-namespace {
-
-spdlog::level::level_enum to_spdlog(bitsd::config::log_level level) {
-    using bitsd::config::log_level;
-    switch (level) {
-    case log_level::trace: return spdlog::level::trace;
-    case log_level::debug: return spdlog::level::debug;
-    case log_level::info: return spdlog::level::info;
-    case log_level::warn: return spdlog::level::warn;
-    case log_level::error: return spdlog::level::err;
-    case log_level::critical: return spdlog::level::critical;
-    case log_level::off: return spdlog::level::off;
-    }
-    return spdlog::level::info;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
     if (argc > 1 && std::string(argv[1]) == "deliveries") return bitsd::cli::run_deliveries_command(argc, argv);
+    if (argc > 1 && std::string(argv[1]) == "sessions") return bitsd::cli::sessions_command(argc - 1, argv + 1);
     auto parsed = bitsd::config::parse_command_line(argc, argv);
     switch (parsed.action) {
     case bitsd::config::command_action::exit_ok:
@@ -62,12 +48,25 @@ int main(int argc, char** argv) {
     // timestamp (journald stamps them), so `journalctl -p warning` works.
     if (bitsd::server::stderr_is_journal()) bitsd::server::use_journal_pattern(*logger);
     spdlog::set_default_logger(logger);
-    spdlog::set_level(to_spdlog(parsed.config.level));
+    spdlog::set_level(bitsd::server::to_spdlog(parsed.config.level));
     spdlog::flush_on(spdlog::level::info);
 
     try {
         bitsd::server::daemon daemon(std::move(parsed.config));
+        // SIGHUP: the same file and flags again, validated as at start-up.
+        daemon.reload_with([argc, argv](std::string& error) -> std::optional<bitsd::config::settings> {
+            auto again = bitsd::config::parse_command_line(argc, argv);
+            if (again.action != bitsd::config::command_action::run &&
+                again.action != bitsd::config::command_action::check_config) {
+                error = again.output;
+                return std::nullopt;
+            }
+            return std::move(again.config);
+        });
         return daemon.run();
+    } catch (const bitsd::server::data_dir_in_use& e) {
+        spdlog::critical("{}", e.what());
+        return bitsd::exit_code::data_dir_in_use;
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         return 1;

@@ -1,15 +1,21 @@
 #include "server/daemon.hpp"
 
 #include "server/blocking_pool.hpp"
+#include "server/config_reloader.hpp"
+#include "server/connection_registry.hpp"
 #include "server/delivery_coordinator.hpp"
 #include "server/delivery_outbox.hpp"
 #include "server/delivery_scheduler.hpp"
+#include "server/drain_controller.hpp"
 #include "server/reply_server.hpp"
 #include "server/io_context_pool.hpp"
 #include "server/listener.hpp"
+#include "server/live_service.hpp"
 #include "server/service_notifier.hpp"
 #include "server/upload_service.hpp"
+#include "storage/session_locks.hpp"
 #include "storage/session_store.hpp"
+#include "storage/storage_error.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -18,6 +24,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <csignal>
+#include <cstdlib>
 #include <optional>
 #include <ctime>
 #include <stdexcept>
@@ -46,22 +54,37 @@ unsigned thread_count(unsigned configured) {
 struct daemon::impl {
     // Declared before the pool, so destroyed after it: connections still pending in the pool
     // when it is destroyed refer to the service and the store.
+    // The start-up configuration. After a reload live->current()->settings() is in force;
+    // only what a reload cannot change (listen, data_dir, fsync, threads) is read from here.
     config::settings settings;
     std::unique_ptr<storage::session_store> store;
-    std::unique_ptr<upload_service> service;
+    storage::session_locks locks;  // shared by the upload_service of every configuration
     // Async deliveries (null when no prefix is async): the coordinator's scheduler. Outlives
     // the coordinator and the blocking pool's work, which both hand sessions to it.
     std::unique_ptr<delivery_outbox> outbox;
     // Delivery to back-ends (issue 7). The scheduler is the async outbox's hand-over (d2).
+    // Both outlive every upload_service generation, which point to them.
     no_delivery_scheduler scheduler;
     std::unique_ptr<delivery_coordinator> delivery;
     std::unique_ptr<reply_server> replies;
+    std::unique_ptr<live_service> live;
+    connection_registry registry;
+    std::unique_ptr<config_reloader> reloader;
+
+    // An upload_service for `settings`, with delivery attached: every generation is built here.
+    std::shared_ptr<upload_service> make_service(std::shared_ptr<const config::settings> next) {
+        auto service = std::make_shared<upload_service>(std::move(next), *store, locks);
+        if (delivery && delivery->any_enabled()) service->attach_delivery(delivery.get(), replies.get());
+        return service;
+    }
+
     // Disk work of the connections (lookups, flushes, commits). Stopped and joined after the
     // I/O threads, before the io_contexts are destroyed: its queued work owns connections.
     blocking_pool blocking;
     io_context_pool pool;
     std::vector<std::shared_ptr<listener>> listeners;
     std::optional<net::signal_set> signals;  // on the main context: reset before it is destroyed
+    std::optional<drain_controller> drain;   // likewise
     // systemd's notify socket (does nothing without NOTIFY_SOCKET). Its watchdog pings come from
     // a timer on the main I/O context, so a daemon whose I/O is wedged stops pinging.
     service_notifier notifier = service_notifier::from_environment();
@@ -74,9 +97,13 @@ struct daemon::impl {
     explicit impl(config::settings s)
         : settings(std::move(s)), blocking(settings.blocking_threads), pool(thread_count(settings.threads)) {
         signals.emplace(pool.main_context(), SIGINT, SIGTERM);
+#ifdef SIGHUP  // POSIX; the Windows build reloads by restart
+        signals->add(SIGHUP);
+#endif
     }
     ~impl() {
         signals.reset();
+        drain.reset();
         watchdog_timer.reset();
         // Handlers still queued in the contexts own connections; they go first, while the
         // service their destructors touch is alive.
@@ -100,10 +127,63 @@ struct daemon::impl {
         sweep_timer.expires_after(delay);
         sweep_timer.async_wait([this](boost::system::error_code ec) {
             if (ec) return;
+            const auto service = live->current();
             const auto removed = service->sweep(static_cast<std::int64_t>(std::time(nullptr)));
             if (removed > 0) spdlog::info("sweep removed {} expired sessions", removed);
-            schedule_sweep(std::chrono::seconds(settings.cleanup_interval_s));
+            schedule_sweep(std::chrono::seconds(service->settings().cleanup_interval_s));
         });
+    }
+
+    static bool is_reload_signal(int signal) {
+#ifdef SIGHUP
+        return signal == SIGHUP;
+#else
+        (void)signal;
+        return false;
+#endif
+    }
+
+    void wait_for_signal() {
+        signals->async_wait([this](boost::system::error_code ec, int signal) {
+            if (ec) return;
+            on_signal(signal);
+            wait_for_signal();
+        });
+    }
+
+    void on_signal(int signal) {
+        if (is_reload_signal(signal)) {
+            if (registry.draining()) return spdlog::info("SIGHUP ignored: stopping");
+            spdlog::info("SIGHUP received: reloading the configuration");
+            // Off the I/O threads: reading the file and probing directories touch the disk.
+            net::post(maintenance, [this] {
+                if (reloader) {
+                    reloader->reload();
+                } else {
+                    spdlog::error("reload refused: this daemon has no configuration to reload");
+                }
+            });
+            return;
+        }
+        if (registry.draining()) {
+            // The operator insists: stop now. Bytes written so far are in the files (a flush
+            // of the durable policy may be skipped: nothing unflushed was acknowledged), and a
+            // commit cut halfway is finished by the next start; the kernel drops the lock.
+            spdlog::warn("second signal {} received: exiting at once; {} connections cut", signal,
+                         registry.size());
+            spdlog::default_logger()->flush();
+            std::_Exit(128 + signal);
+        }
+        spdlog::info("signal {} received: stopping", signal);
+        notifier.stopping("stopping (signal " + std::to_string(signal) + ")");
+        registry.start_draining();
+        if (watchdog_timer) watchdog_timer->cancel();
+        for (const auto& l : listeners) l->stop();
+        net::post(maintenance, [this] { sweep_timer.cancel(); });
+        maintenance.stop();
+        const auto timeout = std::chrono::seconds(live->current()->settings().shutdown_timeout_s);
+        drain.emplace(pool.main_context(), registry, [this] { pool.stop(); });
+        drain->begin(timeout);
     }
 };
 
@@ -113,41 +193,38 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
     const auto policy = s.fsync == config::fsync_mode::durable ? storage::fsync_policy::durable
                                                                : storage::fsync_policy::none;
     impl_->store = storage::make_filesystem_store(s.data_dir, policy, ec);
+    if (ec == storage::storage_errc::store_in_use) {
+        throw data_dir_in_use("data_dir: cannot open the session store in \"" + s.data_dir.string() +
+                              "\": " + ec.message());
+    }
     if (ec || !impl_->store) {
         throw std::runtime_error("data_dir: cannot open the session store in \"" + s.data_dir.string() +
                                  "\": " + ec.message());
     }
-    impl_->service = std::make_unique<upload_service>(s, *impl_->store);
+    const auto first = std::make_shared<const config::settings>(s);
     std::vector<std::optional<delivery::delivery_settings>> deliveries;
     if (const auto error = load_delivery_settings(s, deliveries)) throw std::runtime_error(*error);
     outbox_options outbox_settings;
-    outbox_settings.finish_close = [service = impl_->service.get()](const std::string& id) {
-        return service->finish_requested_close(id);
+    // The generation in force when the delivery ends decides where a closed upload goes.
+    outbox_settings.finish_close = [&d = *impl_](const std::string& id) {
+        return d.live->current()->finish_requested_close(id);
     };
-    impl_->outbox = make_delivery_outbox(s, deliveries, *impl_->store, impl_->service->locks(),
-                                         impl_->blocking, std::move(outbox_settings));
+    impl_->outbox = make_delivery_outbox(s, deliveries, *impl_->store, impl_->locks, impl_->blocking,
+                                         std::move(outbox_settings));
     delivery_scheduler& scheduler = impl_->outbox ? static_cast<delivery_scheduler&>(*impl_->outbox)
                                                   : impl_->scheduler;
-    impl_->delivery = std::make_unique<delivery_coordinator>(s, *impl_->store, impl_->service->locks(),
-                                                             impl_->service->engine(), std::move(deliveries),
-                                                             scheduler);
-    if (impl_->delivery->any_enabled()) {
-        impl_->replies = std::make_unique<reply_server>(*impl_->store);
-        impl_->service->attach_delivery(impl_->delivery.get(), impl_->replies.get());
-    }
-
-    connection_limits limits;
-    limits.read_timeout = std::chrono::seconds(s.read_timeout_s);
-    limits.idle_timeout = std::chrono::seconds(s.idle_timeout_s);
-    limits.min_body_rate = s.min_body_rate_bytes_per_s;
-    limits.busy_timeout = std::chrono::seconds(s.busy_timeout_s);
+    impl_->delivery = std::make_unique<delivery_coordinator>(first, *impl_->store, impl_->locks,
+                                                             std::move(deliveries), scheduler);
+    if (impl_->delivery->any_enabled()) impl_->replies = std::make_unique<reply_server>(*impl_->store);
+    impl_->live = std::make_unique<live_service>(impl_->make_service(first));
+    const connection_shared shared{*impl_->live, impl_->blocking, impl_->registry};
     for (const auto& endpoint : s.listen) {
         boost::system::error_code address_ec;
         const auto address = net::ip::make_address(endpoint.host, address_ec);
         if (address_ec) throw std::runtime_error("listen: bad address \"" + endpoint.host + "\"");
         try {
             impl_->listeners.push_back(std::make_shared<listener>(
-                impl_->pool, net::ip::tcp::endpoint(address, endpoint.port), *impl_->service, impl_->blocking, limits));
+                impl_->pool, net::ip::tcp::endpoint(address, endpoint.port), shared));
         } catch (const boost::system::system_error& e) {
             throw std::runtime_error("listen: cannot listen on " + endpoint.host + ":" +
                                      std::to_string(endpoint.port) + ": " + e.code().message());
@@ -156,6 +233,15 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
 }
 
 daemon::~daemon() = default;
+
+void daemon::reload_with(settings_loader load) {
+    impl_->reloader = std::make_unique<config_reloader>(std::move(load), *impl_->live, *impl_->store,
+                                                        impl_->locks);
+    impl_->reloader->build_services_with(
+        [&d = *impl_](std::shared_ptr<const config::settings> next) { return d.make_service(std::move(next)); });
+}
+
+bool daemon::draining() const noexcept { return impl_->registry.draining(); }
 
 int daemon::run() {
     auto& d = *impl_;
@@ -169,16 +255,7 @@ int daemon::run() {
     for (const auto& upload : d.settings.uploads) {
         spdlog::info("uploads to {} land in {}", upload.url_prefix, upload.destination_dir.string());
     }
-    d.signals->async_wait([&d](boost::system::error_code ec, int signal) {
-        if (ec) return;
-        spdlog::info("signal {} received: stopping", signal);
-        d.notifier.stopping("stopping (signal " + std::to_string(signal) + ")");
-        if (d.watchdog_timer) d.watchdog_timer->cancel();
-        for (const auto& l : d.listeners) l->stop();
-        net::post(d.maintenance, [&d] { d.sweep_timer.cancel(); });
-        d.maintenance.stop();
-        d.pool.stop();
-    });
+    d.wait_for_signal();
     // The first sweep runs at once: it also finishes commits that a crash interrupted.
     d.schedule_sweep(std::chrono::seconds(0));
     // Ready once the store is open and every listener accepts. The first sweep (finishing
@@ -203,7 +280,7 @@ int daemon::run() {
     d.blocking.stop_and_join();
     // Requests still waiting for a session lock are dropped, not granted: granting would post
     // work to io_contexts that no longer run.
-    d.service->locks().shutdown();
+    d.locks.shutdown();
     spdlog::info("stopped");
     return 0;
 }

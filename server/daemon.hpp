@@ -4,9 +4,19 @@
 
 #include "config/config.hpp"
 
+#include <functional>
 #include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
 
 namespace bitsd::server {
+
+// Thrown by daemon's constructor when another process (another bitsd) holds data_dir's lock.
+class data_dir_in_use : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 class daemon {
 public:
@@ -15,8 +25,18 @@ public:
     explicit daemon(config::settings settings);
     ~daemon();
 
-    // Runs until SIGINT or SIGTERM. Returns the process exit code.
+    // Runs until SIGINT or SIGTERM, then drains (see README "Stopping and reloading"): 0 after
+    // a drain, 128 + N when a second signal N ended it at once.
     int run();
+
+    // SIGHUP reads the configuration again through `load` (the same file and flags as at
+    // start-up) and applies what may change at runtime. Without a loader SIGHUP is refused.
+    using settings_loader = std::function<std::optional<config::settings>(std::string& error)>;
+    void reload_with(settings_loader load);
+
+    // True from the first SIGTERM/SIGINT on: no new connections, requests in flight finishing
+    // (readiness probes answer "not ready"). Any thread.
+    bool draining() const noexcept;
 
 private:
     struct impl;

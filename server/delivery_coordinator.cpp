@@ -1,4 +1,5 @@
 #include "server/delivery_coordinator.hpp"
+#include "server/upload_service.hpp"
 
 #include "delivery/content_digest.hpp"
 #include "delivery/request_signature.hpp"
@@ -57,14 +58,14 @@ std::optional<std::string> load_delivery_settings(
     return std::nullopt;
 }
 
-delivery_coordinator::delivery_coordinator(const config::settings& settings, storage::session_store& store,
-                                           storage::session_locks& locks, const protocol::engine& engine,
+delivery_coordinator::delivery_coordinator(std::shared_ptr<const config::settings> settings,
+                                           storage::session_store& store, storage::session_locks& locks,
                                            std::vector<std::optional<delivery::delivery_settings>> per_prefix,
                                            delivery_scheduler& scheduler)
-    : settings_(settings),
+    : settings_(std::move(settings)),
       store_(store),
       locks_(locks),
-      engine_(engine),
+      engine_(engine_settings_from(*settings_)),
       per_prefix_(std::move(per_prefix)),
       scheduler_(scheduler) {
     for (const auto& p : per_prefix_) any_enabled_ = any_enabled_ || p.has_value();
@@ -72,8 +73,15 @@ delivery_coordinator::delivery_coordinator(const config::settings& settings, sto
 
 delivery_coordinator::~delivery_coordinator() = default;
 
-bool delivery_coordinator::enabled(std::size_t prefix_index) const {
-    return prefix_index < per_prefix_.size() && per_prefix_[prefix_index].has_value();
+std::optional<std::size_t> delivery_coordinator::notifying(const std::string& url_prefix) const {
+    for (std::size_t i = 0; i < settings_->uploads.size() && i < per_prefix_.size(); ++i) {
+        if (settings_->uploads[i].url_prefix == url_prefix && per_prefix_[i]) return i;
+    }
+    return std::nullopt;
+}
+
+bool delivery_coordinator::enabled(const std::string& url_prefix) const {
+    return notifying(url_prefix).has_value();
 }
 
 std::string delivery_coordinator::reply_path(const std::string& session_id) {
@@ -122,8 +130,8 @@ void delivery_coordinator::forget(const std::string& id) {
 
 // ---- completion ----------------------------------------------------------------------------
 
-std::error_code delivery_coordinator::finalise(const std::string& id, std::size_t prefix_index,
-                                               const request_origin& origin, storage::session_info& info) {
+std::error_code delivery_coordinator::finalise(const std::string& id, const request_origin& origin,
+                                               storage::session_info& info) {
     std::error_code ec;
     auto digest = digest_for(id, info.received, ec);
     if (ec) return ec;
@@ -145,11 +153,10 @@ std::error_code delivery_coordinator::finalise(const std::string& id, std::size_
     if ((ec = store_.update(info.metadata))) return ec;
     spdlog::info("session {}: finalised ({} bytes, sha-256 {}, key {})", id, info.received,
                  d.sha256_base64, d.idempotency_key);
-    (void)prefix_index;
     return {};
 }
 
-fragment_result delivery_coordinator::on_complete(const protocol::packet& fragment, std::size_t prefix_index,
+fragment_result delivery_coordinator::on_complete(const protocol::packet& fragment, const std::string& url_prefix,
                                                   const request_origin& origin, protocol::response ack) {
     fragment_result result;
     const auto& id = *fragment.session_id;
@@ -158,14 +165,16 @@ fragment_result delivery_coordinator::on_complete(const protocol::packet& fragme
         result.response = engine_.error_response(bits_errc::internal_error, fragment.sent_session_id);
         return result;
     };
+    const auto prefix_index = notifying(url_prefix);
+    if (!prefix_index) return internal(std::make_error_code(std::errc::invalid_argument), "finding its notification");
     storage::session_info info;
     if (const auto ec = store_.info(id, info)) return internal(ec, "reading the session to deliver it");
     auto& d = info.metadata.delivery;
     if (d.state == delivery_state::none) {
-        if (const auto ec = finalise(id, prefix_index, origin, info)) return internal(ec, "finalising");
+        if (const auto ec = finalise(id, origin, info)) return internal(ec, "finalising");
     }
-    const auto& settings = *per_prefix_[prefix_index];
-    const bool async = settings_.uploads[prefix_index].notification.delivery == config::delivery_mode::async;
+    const auto& settings = *per_prefix_[*prefix_index];
+    const bool async = settings_->uploads[*prefix_index].notification.delivery == config::delivery_mode::async;
 
     if (d.state == delivery_state::delivered || d.state == delivery_state::dead_lettered) {
         result.response = stored_answer(d, ack, fragment.sent_session_id);
@@ -325,11 +334,13 @@ void delivery_coordinator::stop() {
 
 // ---- Close and Cancel ------------------------------------------------------------------------
 
-close_decision delivery_coordinator::on_close(const protocol::packet& close, std::size_t prefix_index,
+close_decision delivery_coordinator::on_close(const protocol::packet& close, const std::string& url_prefix,
                                               const storage::session_metadata& metadata) {
     close_decision decision;
     const auto& d = metadata.delivery;
-    const bool async = settings_.uploads[prefix_index].notification.delivery == config::delivery_mode::async;
+    const auto prefix_index = notifying(url_prefix);
+    const bool async = prefix_index &&
+                       settings_->uploads[*prefix_index].notification.delivery == config::delivery_mode::async;
     if (d.state == delivery_state::delivered) {
         decision.action = d.copy_to_destination ? close_decision::kind::commit : close_decision::kind::release;
         return decision;

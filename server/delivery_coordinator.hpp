@@ -79,16 +79,18 @@ struct close_decision {
 
 class delivery_coordinator {
 public:
-    // One entry per upload prefix (config order).
-    delivery_coordinator(const config::settings& settings, storage::session_store& store,
-                         storage::session_locks& locks, const protocol::engine& engine,
+    // per_prefix: one entry per upload prefix of `settings` (config order). The coordinator
+    // outlives every upload_service generation (SIGHUP), so it keeps its own settings and
+    // engine, and prefixes are named by their url_prefix, never by a generation's index.
+    delivery_coordinator(std::shared_ptr<const config::settings> settings, storage::session_store& store,
+                         storage::session_locks& locks,
                          std::vector<std::optional<delivery::delivery_settings>> per_prefix,
                          delivery_scheduler& scheduler);
     ~delivery_coordinator();
     delivery_coordinator(const delivery_coordinator&) = delete;
     delivery_coordinator& operator=(const delivery_coordinator&) = delete;
 
-    bool enabled(std::size_t prefix_index) const;
+    bool enabled(const std::string& url_prefix) const;
     bool any_enabled() const noexcept { return any_enabled_; }
 
     // ---- blocking pool, session lock held ----
@@ -105,11 +107,11 @@ public:
     void forget(const std::string& id);
 
     // A fragment (stored or a duplicate) left the file complete. `ack` is the plain Ack.
-    fragment_result on_complete(const protocol::packet& fragment, std::size_t prefix_index,
+    fragment_result on_complete(const protocol::packet& fragment, const std::string& url_prefix,
                                 const request_origin& origin, protocol::response ack);
 
     // Close-Session of a complete session of a notifying prefix.
-    close_decision on_close(const protocol::packet& close, std::size_t prefix_index,
+    close_decision on_close(const protocol::packet& close, const std::string& url_prefix,
                             const storage::session_metadata& metadata);
     // The `release` of a close_decision. Returns the storage error, if any.
     std::error_code release(const std::string& id);
@@ -137,18 +139,19 @@ private:
     delivery::http_client& client_for(boost::asio::io_context& context);
     protocol::response record_attempt(const sync_delivery& job, const protocol::delivery_verdict& verdict,
                                       std::error_code local_error);
-    std::error_code finalise(const std::string& id, std::size_t prefix_index, const request_origin& origin,
-                             storage::session_info& info);
+    std::error_code finalise(const std::string& id, const request_origin& origin, storage::session_info& info);
+    // The index of url_prefix in settings_->uploads, when it notifies a back-end.
+    std::optional<std::size_t> notifying(const std::string& url_prefix) const;
     protocol::response failure_ack(const std::optional<std::string>& echo, unsigned status,
                                    std::uint32_t hresult, std::uint32_t context) const;
     protocol::response stored_answer(const storage::delivery_record& record,
                                      const protocol::response& ack,
                                      const std::optional<std::string>& echo) const;
 
-    const config::settings& settings_;
+    std::shared_ptr<const config::settings> settings_;
     storage::session_store& store_;
     storage::session_locks& locks_;
-    const protocol::engine& engine_;
+    protocol::engine engine_;
     std::vector<std::optional<delivery::delivery_settings>> per_prefix_;
     delivery_scheduler& scheduler_;
     bool any_enabled_ = false;

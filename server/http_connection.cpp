@@ -99,18 +99,39 @@ bool would_block(const beast::error_code& ec) {
 
 }  // namespace
 
-http_connection::http_connection(socket_type&& socket, upload_service& service,
-                                 blocking_pool& blocking, connection_limits limits)
+connection_limits limits_of(const config::settings& s) {
+    connection_limits limits;
+    limits.read_timeout = std::chrono::seconds(s.read_timeout_s);
+    limits.idle_timeout = std::chrono::seconds(s.idle_timeout_s);
+    limits.min_body_rate = s.min_body_rate_bytes_per_s;
+    limits.busy_timeout = std::chrono::seconds(s.busy_timeout_s);
+    return limits;
+}
+
+http_connection::http_connection(socket_type&& socket, const connection_shared& shared)
     : stream_(std::move(socket)),
       timer_(stream_.get_executor()),
       buffer_(header_limit),
-      service_(service),
-      blocking_(blocking),
-      limits_(limits) {}
+      live_(shared.services),
+      service_(shared.services.current()),
+      blocking_(shared.blocking),
+      registry_(shared.registry),
+      limits_(limits_of(service_->settings())) {}
 
-http_connection::~http_connection() { release_session(); }
+http_connection::~http_connection() {
+    release_session();
+    if (registered_) registry_.remove(*registered_);
+}
+
+void http_connection::refresh_service() {
+    // A new request sees the configuration in force (a SIGHUP may have replaced it); the one
+    // before finished under its own.
+    service_ = live_.current();
+    limits_ = limits_of(service_->settings());
+}
 
 void http_connection::run() {
+    registered_ = registry_.add(weak_from_this());
     // Reads of bodies are attempted directly and return would_block when nothing is there.
     beast::error_code ignored;
     stream_.socket().non_blocking(true, ignored);
@@ -147,6 +168,9 @@ void http_connection::do_read_header() {
     // the parser here, and the engine answers 413 above max_fragment_size itself.
     parser_->body_limit(boost::none);
     trim_buffer();
+    refresh_service();
+    // Draining (SIGTERM): no next request on this connection, unless it already arrived.
+    if (registry_.draining() && buffer_.size() == 0) return close();
     // idle_timeout until the request's first byte, then read_timeout for the whole header: a
     // client trickling a header cannot stretch it byte by byte.
     header_started_ = buffer_.size() > 0;
@@ -197,12 +221,13 @@ void http_connection::on_header_error(beast::error_code ec) {
     unread_input_ = true;
     const auto error = ec == http::error::header_limit ? bits_errc::header_too_long
                                                         : bits_errc::malformed_request;
-    do_write(service_.reject({error, {}}, std::nullopt));
+    do_write(service_->reject({error, {}}, std::nullopt));
 }
 
 // ---- request ------------------------------------------------------------------------------
 
 void http_connection::handle_request() {
+    refresh_service();
     const auto& req = parser_->get();
     keep_alive_ = req.keep_alive();
     version_ = req.version();
@@ -218,32 +243,32 @@ void http_connection::handle_request() {
     }
     if (view.session_id) echo_session_id_ = std::string(*view.session_id);
 
-    if (service_.replies() && (view.method == "GET" || view.method == "HEAD") &&
+    if (service_->replies() && (view.method == "GET" || view.method == "HEAD") &&
         reply_server::is_reply_target(view.target)) {
         return serve_reply(view.method == "HEAD");
     }
 
-    auto routed = protocol::route(view.method, view.target, service_.url_prefixes());
+    auto routed = protocol::route(view.method, view.target, service_->url_prefixes());
     if (routed.error) {
         // A client's mistake, not the server's: debug, never once per request at error level.
         spdlog::debug("{} refused: {}", view.method, routed.error.message());
-        return finish_request(service_.reject({routed.error, {}}, echo_session_id_));
+        return finish_request(service_->reject({routed.error, {}}, echo_session_id_));
     }
     location_ = std::move(routed.location);
 
-    auto parsed = service_.engine().parse(view);
-    if (!parsed) return finish_request(service_.reject(parsed.failure, echo_session_id_));
+    auto parsed = service_->engine().parse(view);
+    if (!parsed) return finish_request(service_->reject(parsed.failure, echo_session_id_));
     packet_ = std::move(parsed.value);
     echo_session_id_ = packet_->sent_session_id;
 
     switch (packet_->kind) {
     case protocol::packet_kind::ping:
-        return finish_request(service_.ping(*packet_));  // no disk: answered right here
+        return finish_request(service_->ping(*packet_));  // no disk: answered right here
     case protocol::packet_kind::create_session:
         return run_blocking(
             phase::blocking, blocking_.executor(),
-            [&service = service_, packet = *packet_, where = location_] {
-                return service.create_session(packet, where);
+            [service = service_, packet = *packet_, where = location_] {
+                return service->create_session(packet, where);
             },
             [this](protocol::response response) { finish_request(std::move(response)); });
     default:
@@ -263,7 +288,7 @@ void http_connection::wait_for_lock() {
     // continue on this connection's io_context.
     phase_ = phase::lock;
     locked_session_ = *packet_->session_id;
-    lock_ticket_ = service_.locks().lock(locked_session_, [self = shared_from_this()] {
+    lock_ticket_ = service_->locks().lock(locked_session_, [self = shared_from_this()] {
         net::post(self->stream_.get_executor(), [self] { self->on_session_locked(); });
     });
     if (lock_ticket_ == 0 || phase_ != phase::lock) return;  // granted at once
@@ -292,7 +317,7 @@ void http_connection::on_lock_watch(beast::error_code ec) {
     }
     // End of stream or a socket error: the client left. Leave the queue; if the lock was
     // granted meanwhile, on_session_locked is on its way and finds the socket closed.
-    if (service_.locks().withdraw(locked_session_, lock_ticket_)) {
+    if (service_->locks().withdraw(locked_session_, lock_ticket_)) {
         locked_session_.clear();
         disarm_timer();
         close();
@@ -319,8 +344,8 @@ void http_connection::on_session_locked() {
         arm_timer(clock::now() + limits_.busy_timeout);
         return run_blocking(
             phase::commit, blocking_.commit_executor(),
-            [&service = service_, packet = *packet_, where = location_] {
-                return service.close_session(packet, where);
+            [service = service_, packet = *packet_, where = location_] {
+                return service->close_session(packet, where);
             },
             [this, commit = commit_](protocol::response response) {
                 on_close_done(commit, std::move(response));
@@ -328,8 +353,8 @@ void http_connection::on_session_locked() {
     case protocol::packet_kind::cancel_session:
         return run_blocking(
             phase::blocking, blocking_.executor(),
-            [&service = service_, packet = *packet_, where = location_] {
-                return service.cancel_session(packet, where);
+            [service = service_, packet = *packet_, where = location_] {
+                return service->cancel_session(packet, where);
             },
             [this](protocol::response response) { finish_request(std::move(response)); });
     default:
@@ -337,11 +362,11 @@ void http_connection::on_session_locked() {
     }
     run_blocking(
         phase::blocking, blocking_.executor(),
-        [&service = service_, packet = *packet_, where = location_] {
-            return service.begin_fragment(packet, where);
+        [service = service_, packet = *packet_, where = location_] {
+            return service->begin_fragment(packet, where);
         },
         [this](protocol::outcome<fragment_transfer> begun) {
-            if (!begun) return finish_request(service_.reject(begun.failure, echo_session_id_));
+            if (!begun) return finish_request(service_->reject(begun.failure, echo_session_id_));
             start_fragment(std::move(*begun.value));
         });
 }
@@ -369,7 +394,7 @@ void http_connection::on_close_done(const std::shared_ptr<running_commit>& commi
     if (commit->detached) {
         // The client was answered busy long ago and this connection has moved on: only the
         // session's lock, kept while the commit ran, is left to release.
-        if (!commit->lock.empty()) service_.locks().unlock(commit->lock);
+        if (!commit->lock.empty()) service_->locks().unlock(commit->lock);
         return;
     }
     commit_.reset();
@@ -517,10 +542,10 @@ void http_connection::on_body_complete() {
     origin.target = std::string(req.target());
     run_blocking(
         phase::blocking, blocking_.executor(),
-        [&service = service_, packet = *packet_, transfer = std::move(*transfer_),
+        [service = service_, packet = *packet_, transfer = std::move(*transfer_),
          write_error = write_error_, where = location_, origin = std::move(origin)]() mutable {
             // The flush of a durable fragment: a disk wait, off the I/O thread.
-            return service.finish_fragment(packet, transfer, write_error, where, origin);
+            return service->finish_fragment(packet, transfer, write_error, where, origin);
         },
         [this](fragment_result result) { on_fragment_finished(std::move(result)); });
     transfer_.reset();
@@ -538,7 +563,7 @@ void http_connection::on_fragment_finished(fragment_result result) {
         lock_held_ = false;
     }
     phase_ = phase::blocking;
-    service_.delivery()->run_sync(
+    service_->delivery()->run_sync(
         static_cast<net::io_context&>(stream_.get_executor().context()), blocking_.executor(),
         std::move(*result.delivery), std::move(lock),
         [self = shared_from_this()](protocol::response response) {
@@ -563,7 +588,7 @@ void http_connection::serve_reply(bool head) {
     request.keep_alive = keep_alive_;
     run_blocking(
         phase::blocking, blocking_.executor(),
-        [replies = service_.replies(), request = std::move(request)] { return replies->prepare(request); },
+        [replies = service_->replies(), request = std::move(request)] { return replies->prepare(request); },
         [this](reply_plan plan) {
             phase_ = phase::write;
             if (plan.close_after) close_after_write_ = true;
@@ -596,6 +621,7 @@ void http_connection::finish_request(protocol::response response) {
 
 void http_connection::do_write(protocol::response response) {
     phase_ = phase::write;
+    if (registry_.draining()) keep_alive_ = false;  // the client learns it: Connection: close
     if (response.close_connection) {
         keep_alive_ = false;
         close_after_write_ = true;
@@ -668,12 +694,12 @@ void http_connection::on_timer() {
     switch (phase_) {
     case phase::lock:
         // Waited busy_timeout for the session: give up the place in the queue and say busy.
-        if (!service_.locks().withdraw(locked_session_, lock_ticket_)) return;  // being granted
+        if (!service_->locks().withdraw(locked_session_, lock_ticket_)) return;  // being granted
         locked_session_.clear();
         lock_ticket_ = 0;
         ++wait_generation_;
         stream_.socket().cancel(ignored);
-        return finish_request(service_.reject({bits_errc::session_busy, {}}, echo_session_id_));
+        return finish_request(service_->reject({bits_errc::session_busy, {}}, echo_session_id_));
     case phase::commit:
         if (!commit_) return;
         // The commit goes on and keeps the session's lock; the client comes back later.
@@ -684,7 +710,7 @@ void http_connection::on_timer() {
         commit_.reset();
         spdlog::info("session {}: commit still running after {} s: answered busy",
                      echo_session_id_.value_or("-"), limits_.busy_timeout.count());
-        return finish_request(service_.reject({bits_errc::session_busy, {}}, echo_session_id_));
+        return finish_request(service_->reject({bits_errc::session_busy, {}}, echo_session_id_));
     case phase::body:
         // The deadline grew with the bytes received since it was armed: look again then.
         if (clock::now() < body_deadline()) return arm_timer(body_deadline());
@@ -718,7 +744,7 @@ void http_connection::release_session() {
     lock_held_ = false;
     std::string id = std::move(locked_session_);
     locked_session_.clear();
-    service_.locks().unlock(id);
+    service_->locks().unlock(id);
 }
 
 }  // namespace bitsd::server

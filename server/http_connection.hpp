@@ -12,6 +12,8 @@
 // returns (so no two reads ever share it).
 
 #include "server/blocking_pool.hpp"
+#include "server/connection_registry.hpp"
+#include "server/live_service.hpp"
 #include "server/upload_service.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -39,6 +41,16 @@ struct connection_limits {
     std::chrono::seconds busy_timeout{60};   // waiting for a session or its commit, then 503
 };
 
+// The limits a configuration sets (they follow a reload from the next request on).
+connection_limits limits_of(const config::settings& settings);
+
+// What all connections of the daemon share.
+struct connection_shared {
+    live_service& services;        // the upload_service of the configuration in force
+    blocking_pool& blocking;
+    connection_registry& registry;  // for the drain on SIGTERM
+};
+
 class http_connection : public std::enable_shared_from_this<http_connection> {
 public:
     // A connection belongs to one io_context run by one thread (io_context_pool): its handlers
@@ -50,11 +62,18 @@ public:
     using timer_type = boost::asio::basic_waitable_timer<
         std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, executor_type>;
 
-    http_connection(socket_type&& socket, upload_service& service, blocking_pool& blocking,
-                    connection_limits limits);
+    http_connection(socket_type&& socket, const connection_shared& shared);
     ~http_connection();
 
     void run();
+
+    // The drain (SIGTERM), callable from any thread: both run on the connection's io_context.
+    // drain(): a connection waiting for its next request closes now; one with a request in
+    // flight closes once it is answered. cut(): shutdown_timeout_s is over: the request in
+    // flight is abandoned and logged (a fragment keeps the bytes it delivered, as when its
+    // client drops the connection). Both live in http_connection_drain.cpp.
+    void drain();
+    void cut();
 
 private:
     enum class after_body { finish_fragment, send_response };
@@ -106,13 +125,19 @@ private:
     void close();
     void release_session();
     void reset_request();
+    void refresh_service();
+    void on_drain();
+    void on_cut();
 
     stream_type stream_;
     timer_type timer_;  // body, lock, commit and linger deadlines
     boost::beast::flat_buffer buffer_;  // header bytes only; never larger than the header limit
     std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;
-    upload_service& service_;
+    live_service& live_;
+    std::shared_ptr<upload_service> service_;  // the request's configuration (refresh_service)
     blocking_pool& blocking_;
+    connection_registry& registry_;
+    std::optional<connection_registry::entry> registered_;
     connection_limits limits_;
     phase phase_ = phase::header;
     bool header_started_ = false;  // a byte of this request arrived: read_timeout_s runs

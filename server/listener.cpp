@@ -11,9 +11,9 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 
 listener::listener(io_context_pool& pool, const net::ip::tcp::endpoint& endpoint,
-                   upload_service& service, blocking_pool& blocking, connection_limits limits)
+                   connection_shared shared)
     : pool_(pool), acceptor_(pool.main_context()), retry_timer_(pool.main_context()),
-      service_(service), blocking_(blocking), limits_(limits) {
+      shared_(shared) {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(net::socket_base::reuse_address(true));
     if (endpoint.address().is_v6()) acceptor_.set_option(net::ip::v6_only(true));
@@ -60,7 +60,7 @@ void listener::on_accept(beast::error_code ec, http_connection::socket_type sock
     if (!ec) {
         beast::error_code ignored;
         socket.set_option(net::ip::tcp::no_delay(true), ignored);
-        std::make_shared<http_connection>(std::move(socket), service_, blocking_, limits_)->run();
+        std::make_shared<http_connection>(std::move(socket), shared_)->run();
     }
     do_accept();
 }

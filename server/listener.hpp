@@ -19,7 +19,7 @@ public:
     // Binds and listens at once; throws boost::system::system_error on failure (start-up only).
     // Accepts on the pool's main context and hands each connection to the next context.
     listener(io_context_pool& pool, const boost::asio::ip::tcp::endpoint& endpoint,
-             upload_service& service, blocking_pool& blocking, connection_limits limits);
+             connection_shared shared);
 
     boost::asio::ip::tcp::endpoint local_endpoint() const;
     void run();
@@ -34,9 +34,7 @@ private:
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer retry_timer_;
     std::chrono::steady_clock::time_point last_warning_{};
-    upload_service& service_;
-    blocking_pool& blocking_;
-    connection_limits limits_;
+    connection_shared shared_;
 };
 
 }  // namespace bitsd::server

@@ -53,9 +53,11 @@ protocol::engine_settings engine_settings_from(const config::settings& settings)
     return e;
 }
 
-upload_service::upload_service(const config::settings& settings, storage::session_store& store)
-    : settings_(settings), store_(store), engine_(engine_settings_from(settings)) {
-    for (const auto& upload : settings.uploads) {
+upload_service::upload_service(std::shared_ptr<const config::settings> settings,
+                               storage::session_store& store, storage::session_locks& locks)
+    : settings_holder_(std::move(settings)), settings_(*settings_holder_), store_(store), locks_(locks),
+      engine_(engine_settings_from(settings_)) {
+    for (const auto& upload : settings_.uploads) {
         prefixes_.push_back(upload.url_prefix);
         protocol::upload_rules rules;
         rules.allow_overwrites = upload.allow_overwrites;
@@ -193,11 +195,11 @@ protocol::response upload_service::close_session(const protocol::packet& close,
                          *close.session_id, info.value->metadata.url_prefix, info.value->metadata.target);
             return reject({bits_errc::destination_unusable, {}}, close.sent_session_id);
         }
-        if (delivery_ && delivery_->enabled(where.prefix_index) &&
+        if (delivery_ && delivery_->enabled(prefixes_[where.prefix_index]) &&
             info.value->metadata.delivery.state != storage::delivery_state::none) {
             // The upload went to a back-end: it reaches destination_dir only when the back-end
             // asked for it (BITS-Copy-File-To-Destination).
-            const auto decision = delivery_->on_close(close, where.prefix_index, info.value->metadata);
+            const auto decision = delivery_->on_close(close, prefixes_[where.prefix_index], info.value->metadata);
             if (decision.action == close_decision::kind::answer) return decision.response;
             if (decision.action == close_decision::kind::release) {
                 if (const auto ec = delivery_->release(*close.session_id)) {
@@ -283,7 +285,7 @@ protocol::outcome<fragment_transfer> upload_service::begin_fragment(
         if (ec || !transfer.appender) {
             return failed<fragment_transfer>(from_storage(ec, "open", fragment.session_id));
         }
-        if (delivery_ && delivery_->enabled(where.prefix_index)) {
+        if (delivery_ && delivery_->enabled(prefixes_[where.prefix_index])) {
             transfer.digest = delivery_->digest_for(*fragment.session_id, transfer.plan.offset, ec);
             if (!transfer.digest) {
                 transfer.appender.reset();
@@ -301,7 +303,7 @@ fragment_result upload_service::finish_fragment(const protocol::packet& fragment
                                                 const protocol::upload_location& where,
                                                 const request_origin& origin) {
     fragment_result result;
-    const bool notifying = delivery_ && delivery_->enabled(where.prefix_index);
+    const bool notifying = delivery_ && delivery_->enabled(prefixes_[where.prefix_index]);
     std::uint64_t received = transfer.plan.offset;
     if (!transfer.appender) {
         // Nothing was written: a duplicate, or a retry after Close-Session.
@@ -324,7 +326,7 @@ fragment_result upload_service::finish_fragment(const protocol::packet& fragment
     }
     // The last byte is durable: finalise, and deliver (sync) or hand over (async).
     if (!fragment.range || received != fragment.range->total) return result;
-    return delivery_->on_complete(fragment, where.prefix_index, origin, std::move(result.response));
+    return delivery_->on_complete(fragment, prefixes_[where.prefix_index], origin, std::move(result.response));
 }
 
 std::size_t upload_service::sweep(std::int64_t now) {

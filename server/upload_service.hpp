@@ -33,15 +33,20 @@ struct fragment_transfer {
 
 class reply_server;
 
+// Immutable per configuration: a reload (SIGHUP) builds a new one from the new settings and
+// swaps it in (live_service); a request keeps the one it started with until it ends. The store
+// and the session locks outlive every generation and are shared by all of them.
 class upload_service {
 public:
-    upload_service(const config::settings& settings, storage::session_store& store);
+    upload_service(std::shared_ptr<const config::settings> settings, storage::session_store& store,
+                   storage::session_locks& locks);
 
+    const config::settings& settings() const noexcept { return settings_; }
     const protocol::engine& engine() const noexcept { return engine_; }
     storage::session_locks& locks() noexcept { return locks_; }
 
-    // Delivery to back-ends (issue 7): set once at start-up, before connections run; null when
-    // no prefix has a notification.
+    // Delivery to back-ends (issue 7): set on each generation before it is put in force (the
+    // coordinator and the reply server outlive every generation); null when no prefix notifies.
     void attach_delivery(delivery_coordinator* delivery, reply_server* replies) noexcept {
         delivery_ = delivery;
         replies_ = replies;
@@ -94,9 +99,10 @@ private:
     protocol::rejection from_storage(const std::error_code& ec, const char* what,
                                      const std::optional<std::string>& session_id) const;
 
+    std::shared_ptr<const config::settings> settings_holder_;
     const config::settings& settings_;
     storage::session_store& store_;
-    storage::session_locks locks_;
+    storage::session_locks& locks_;
     protocol::engine engine_;
     std::vector<std::string> prefixes_;
     std::vector<protocol::upload_rules> rules_;

@@ -109,7 +109,7 @@ filesystem_store::filesystem_store(fs::path root, fsync_policy policy)
     : root_(std::move(root)), sessions_(root_ / "sessions"), policy_(policy) {}
 
 std::unique_ptr<filesystem_store> filesystem_store::open(const fs::path& root, fsync_policy policy,
-                                                         std::error_code& ec) {
+                                                         std::error_code& ec, store_access access) {
     std::unique_ptr<filesystem_store> store;
     ec = guarded([&]() -> std::error_code {
         std::error_code local;
@@ -117,6 +117,7 @@ std::unique_ptr<filesystem_store> filesystem_store::open(const fs::path& root, f
         const fs::path absolute = fs::absolute(root, local);
         if (local) return local;
         store.reset(new filesystem_store(absolute, policy));
+        if (access == store_access::read_only) return local;
         if ((local = store->create_directories(store->sessions_))) return local;
         // One store per data directory: a second bitsd on it would write the same sessions.
         store->root_lock_ = platform::open_file(absolute / lock_name, platform::open_mode::append, local);
@@ -129,18 +130,13 @@ std::unique_ptr<filesystem_store> filesystem_store::open(const fs::path& root, f
 
 std::unique_ptr<filesystem_store> filesystem_store::open_for_reading(const fs::path& root,
                                                                      std::error_code& ec) {
-    std::unique_ptr<filesystem_store> store;
-    ec = guarded([&]() -> std::error_code {
-        std::error_code local;
-        const fs::path absolute = fs::absolute(root, local);
-        if (local) return local;
-        store.reset(new filesystem_store(absolute, fsync_policy::none));
-        if (!fs::is_directory(store->sessions_, local)) {
-            return local && !is_missing(local) ? local : make_error_code(storage_errc::session_not_found);
-        }
-        return {};
-    });
-    if (ec) store.reset();
+    auto store = open(root, fsync_policy::none, ec, store_access::read_only);
+    if (ec) return nullptr;
+    std::error_code local;
+    if (!fs::is_directory(store->sessions_, local)) {
+        ec = local && !is_missing(local) ? local : make_error_code(storage_errc::session_not_found);
+        return nullptr;
+    }
     return store;
 }
 

@@ -18,15 +18,23 @@
 
 namespace bitsd::storage {
 
+// How a store holds its data directory. The daemon, and tools that change sessions, hold it
+// exclusively (<root>/bitsd.lock). read_only is for tools that only look (`bitsd sessions
+// list`): no lock, nothing created, to be used only with info() and list() while a daemon may
+// run (metadata is replaced atomically and the received length is a stat, so a reader never
+// sees half a write).
+enum class store_access { exclusive, read_only };
+
 class filesystem_store final : public session_store {
 public:
-    // Creates <root>/sessions if missing.
+    // Creates <root>/sessions if missing (exclusive access only).
     static std::unique_ptr<filesystem_store> open(const std::filesystem::path& root,
-                                                  fsync_policy policy, std::error_code& ec);
+                                                  fsync_policy policy, std::error_code& ec,
+                                                  store_access access = store_access::exclusive);
 
-    // For tools that only read a data_dir a running daemon may own (`bitsd deliveries list`):
-    // takes no lock and creates nothing; call info(), list() and session_directory() only.
-    // session_not_found when <root>/sessions does not exist.
+    // open() with store_access::read_only, for tools that only read a data_dir a running daemon
+    // may own (`bitsd deliveries list`), and session_not_found when <root>/sessions does not
+    // exist; call info(), list() and session_directory() only.
     static std::unique_ptr<filesystem_store> open_for_reading(const std::filesystem::path& root,
                                                               std::error_code& ec);
 

@@ -265,6 +265,9 @@ class Server:
             "fsync": fsync,
             "max_fragment_size": max_fragment_size,
             "uploads": [up],
+            # A stop (SIGTERM) with a request still in flight waits this long before cutting
+            # it: short, so such a stop stays well inside STOP_TIMEOUT_S on a loaded machine.
+            "shutdown_timeout_s": 2,
         }
         if host_id is not None:
             self.config["host_id"] = host_id

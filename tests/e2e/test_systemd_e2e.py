@@ -240,7 +240,8 @@ class UnitFileTest(unittest.TestCase):
             unit = f.read()
         self.assertIn("ExecStart=/usr/bin/bitsd --config /etc/bitsd/bitsd.json\n", unit)
         self.assertIn("Type=notify\n", unit)
-        self.assertNotRegex(unit, r"(?m)^ExecReload=", "SIGHUP reloads nothing yet")
+        # SIGHUP reloads the configuration (README "Stopping and reloading").
+        self.assertIn("ExecReload=/bin/kill -HUP $MAINPID\n", unit)
         root = tempfile.mkdtemp(prefix="bitsd-unit-")
         self.addCleanup(shutil.rmtree, root, True)
         # verify checks that ExecStart's binary exists: point it at the build.

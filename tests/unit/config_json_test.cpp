@@ -63,6 +63,7 @@ TEST_CASE("an empty document gives the embedded defaults", "[config]") {
     CHECK(s.read_timeout_s == 120);
     CHECK(s.idle_timeout_s == 120);
     CHECK(s.cleanup_interval_s == 3600);
+    CHECK(s.shutdown_timeout_s == 8);
     CHECK(s.threads == 0);
     CHECK(s.level == cfg::log_level::info);
 }
@@ -121,6 +122,7 @@ TEST_CASE("the example config file sets every key and parses", "[config]") {
     CHECK(s.busy_timeout_s == 60);
     CHECK(s.blocking_threads == 4);
     CHECK(s.cleanup_interval_s == 3600);
+    CHECK(s.shutdown_timeout_s == 8);
     CHECK(s.threads == 0);
     CHECK(s.level == cfg::log_level::info);
 }
@@ -131,6 +133,7 @@ TEST_CASE("every value the file can set is read", "[config]") {
         "fsync": "none", "threads": 256, "log_level": "off", "read_timeout_s": 1,
         "idle_timeout_s": 2, "cleanup_interval_s": 3, "max_fragment_size": 1,
         "min_body_rate_bytes_per_s": 0, "busy_timeout_s": 4, "blocking_threads": 256,
+        "shutdown_timeout_s": 0,
         "host_id": "10.0.0.1", "host_id_fallback_timeout_s": 0,
         "uploads": [{"url_prefix": "/", "destination_dir": "d", "max_upload_size": 5,
                      "session_timeout_s": 9, "allow_overwrites": true,
@@ -145,6 +148,7 @@ TEST_CASE("every value the file can set is read", "[config]") {
     CHECK(s.busy_timeout_s == 4);
     CHECK(s.blocking_threads == 256);
     CHECK(s.cleanup_interval_s == 3);
+    CHECK(s.shutdown_timeout_s == 0);
     CHECK(s.max_fragment_size == 1);
     CHECK(s.host_id == std::optional<std::string>("10.0.0.1"));
     CHECK(s.host_id_fallback_timeout_s == std::optional<std::uint64_t>(0));
@@ -247,6 +251,10 @@ TEST_CASE("a bad value is an error that starts with its key path", "[config]") {
         {R"({"threads": "4"})", "threads: expected an integer from 0 to 256"},
         {R"({"threads": 4.0})", "threads: expected an integer from 0 to 256"},
         {R"({"log_level": "verbose"})", "log_level: expected one of trace"},
+        {R"({"shutdown_timeout_s": -1})", "shutdown_timeout_s: expected a non-negative integer"},
+        {R"({"shutdown_timeout_s": "8"})", "shutdown_timeout_s: expected a non-negative integer"},
+        {R"({"shutdown_timeout_s": 8.5})", "shutdown_timeout_s: expected a non-negative integer"},
+        {R"({"shutdown_timeout_s": 3601})", "shutdown_timeout_s: must be at most 3600"},
         {R"({"log_level": 3})", "log_level: expected one of trace"},
     };
     for (const auto& r : rows) {

@@ -5,6 +5,7 @@
 #include "delivery/content_digest.hpp"
 #include "server/delivery_coordinator.hpp"
 #include "server/upload_service.hpp"
+#include "storage/session_locks.hpp"
 #include "storage/session_store.hpp"
 
 #include "temp_dir.hpp"
@@ -36,8 +37,9 @@ std::string sha256_base64(const std::string& data) {
 
 struct fixture {
     test::temp_dir dir;
-    config::settings settings;
+    std::shared_ptr<config::settings> settings = std::make_shared<config::settings>();
     std::unique_ptr<storage::session_store> store;
+    storage::session_locks locks;
     std::unique_ptr<server::upload_service> service;
     recording_scheduler scheduler;
     std::unique_ptr<server::delivery_coordinator> coordinator;
@@ -51,15 +53,14 @@ struct fixture {
         upload.notification.type = config::notification_type::reference;
         upload.notification.url = "http://127.0.0.1:9/ingest";
         upload.notification.delivery = mode;
-        settings.uploads.push_back(upload);
+        settings->uploads.push_back(upload);
         std::error_code ec;
         store = storage::make_filesystem_store(dir / "data", storage::fsync_policy::none, ec);
         REQUIRE_FALSE(ec);
-        service = std::make_unique<server::upload_service>(settings, *store);
+        service = std::make_unique<server::upload_service>(settings, *store, locks);
         std::vector<std::optional<delivery::delivery_settings>> per_prefix;
-        REQUIRE_FALSE(server::load_delivery_settings(settings, per_prefix));
-        coordinator = std::make_unique<server::delivery_coordinator>(settings, *store, service->locks(),
-                                                                     service->engine(), per_prefix, scheduler);
+        REQUIRE_FALSE(server::load_delivery_settings(*settings, per_prefix));
+        coordinator = std::make_unique<server::delivery_coordinator>(settings, *store, locks, per_prefix, scheduler);
         storage::session_metadata m;
         m.id = id;
         m.url_prefix = "/uploads/";
@@ -98,7 +99,7 @@ struct fixture {
     }
 
     server::fragment_result complete() {
-        return coordinator->on_complete(fragment, 0, origin, service->engine().fragment_ack(fragment, 10));
+        return coordinator->on_complete(fragment, "/uploads/", origin, service->engine().fragment_ack(fragment, 10));
     }
 };
 
@@ -198,9 +199,9 @@ TEST_CASE("coordinator: Close-Session after a delivery copies only on request", 
         REQUIRE_FALSE(f.store->info(id, info));
         info.metadata.delivery.state = delivery_state::delivered;
         info.metadata.delivery.copy_to_destination = true;
-        CHECK(f.coordinator->on_close(close, 0, info.metadata).action == server::close_decision::kind::commit);
+        CHECK(f.coordinator->on_close(close, "/uploads/", info.metadata).action == server::close_decision::kind::commit);
         info.metadata.delivery.copy_to_destination = false;
-        CHECK(f.coordinator->on_close(close, 0, info.metadata).action == server::close_decision::kind::release);
+        CHECK(f.coordinator->on_close(close, "/uploads/", info.metadata).action == server::close_decision::kind::release);
         REQUIRE_FALSE(f.coordinator->release(id));
         REQUIRE_FALSE(f.store->info(id, info));
         CHECK(info.metadata.state == storage::session_state::closed);
@@ -210,12 +211,12 @@ TEST_CASE("coordinator: Close-Session after a delivery copies only on request", 
         fixture f(config::delivery_mode::sync);
         storage::session_metadata m;
         m.delivery.state = delivery_state::finalised;
-        auto decision = f.coordinator->on_close(close, 0, m);
+        auto decision = f.coordinator->on_close(close, "/uploads/", m);
         CHECK(decision.action == server::close_decision::kind::answer);
         CHECK(decision.response.status == 503);
         m.delivery.failed_status = 502;
         m.delivery.failed_hresult = 0x801901F6;
-        CHECK(f.coordinator->on_close(close, 0, m).response.status == 502);
+        CHECK(f.coordinator->on_close(close, "/uploads/", m).response.status == 502);
     }
     SECTION("async, owed: 200, remembered, the bytes stay") {
         fixture f(config::delivery_mode::async);
@@ -223,7 +224,7 @@ TEST_CASE("coordinator: Close-Session after a delivery copies only on request", 
         f.complete();
         storage::session_info info;
         REQUIRE_FALSE(f.store->info(id, info));
-        auto decision = f.coordinator->on_close(close, 0, info.metadata);
+        auto decision = f.coordinator->on_close(close, "/uploads/", info.metadata);
         CHECK(decision.action == server::close_decision::kind::answer);
         CHECK(decision.response.status == 200);
         REQUIRE_FALSE(f.store->info(id, info));

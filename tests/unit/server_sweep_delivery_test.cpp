@@ -3,6 +3,7 @@
 
 #include "config/config.hpp"
 #include "server/upload_service.hpp"
+#include "storage/session_locks.hpp"
 #include "storage/session_store.hpp"
 
 #include "temp_dir.hpp"
@@ -16,14 +17,15 @@ using namespace bitsd;
 
 TEST_CASE("sweep: an owed delivery outlives the session timeout", "[server][delivery]") {
     test::temp_dir dir;
-    config::settings settings;
+    auto settings = std::make_shared<config::settings>();
     config::upload_prefix upload;
     upload.url_prefix = "/uploads/";
     upload.destination_dir = dir / "files";
     upload.session_timeout_s = 60;
-    settings.uploads.push_back(upload);
+    settings->uploads.push_back(upload);
     auto store = storage::make_memory_store();
-    server::upload_service service(settings, *store);
+    storage::session_locks locks;
+    server::upload_service service(settings, *store, locks);
 
     const char* ids[] = {"{00000000-0000-0000-0000-000000000001}", "{00000000-0000-0000-0000-000000000002}",
                          "{00000000-0000-0000-0000-000000000003}", "{00000000-0000-0000-0000-000000000004}",
