@@ -1,7 +1,9 @@
 // bitsd: wiring only. Command line -> config -> daemon.
 
 #include "config/command_line.hpp"
+#include "server/access_log.hpp"
 #include "server/daemon.hpp"
+#include "server/json_log_formatter.hpp"
 #include "server/journal_stream.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -55,10 +57,18 @@ int main(int argc, char** argv) {
     auto logger = spdlog::stderr_color_mt("bitsd");
     // Under systemd, stderr is the journal: lines carry their syslog priority instead of a
     // timestamp (journald stamps them), so `journalctl -p warning` works.
-    if (bitsd::server::stderr_is_journal()) bitsd::server::use_journal_pattern(*logger);
+    const bool journal = bitsd::server::stderr_is_journal();
+    if (parsed.config.format == bitsd::config::log_format::json) {
+        logger->set_formatter(std::make_unique<bitsd::server::json_log_formatter>(journal));
+    } else if (journal) {
+        bitsd::server::use_journal_pattern(*logger);
+    } else {
+        logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");  // one logger: its name says nothing
+    }
     spdlog::set_default_logger(logger);
     spdlog::set_level(to_spdlog(parsed.config.level));
     spdlog::flush_on(spdlog::level::info);
+    bitsd::server::access_log::configure(parsed.config.format, parsed.config.access_log_level);
 
     try {
         bitsd::server::daemon daemon(std::move(parsed.config));

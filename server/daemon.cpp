@@ -1,8 +1,10 @@
 #include "server/daemon.hpp"
 
+#include "server/admin_listener.hpp"
 #include "server/blocking_pool.hpp"
 #include "server/io_context_pool.hpp"
 #include "server/listener.hpp"
+#include "server/readiness.hpp"
 #include "server/service_notifier.hpp"
 #include "server/upload_service.hpp"
 #include "storage/session_store.hpp"
@@ -19,6 +21,10 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#ifndef BITSD_VERSION
+#define BITSD_VERSION "0.0.0"
+#endif
 
 namespace bitsd::server {
 
@@ -50,6 +56,7 @@ struct daemon::impl {
     blocking_pool blocking;
     io_context_pool pool;
     std::vector<std::shared_ptr<listener>> listeners;
+    std::shared_ptr<admin_listener> admin;  // admin_listen; null when off
     std::optional<net::signal_set> signals;  // on the main context: reset before it is destroyed
     // systemd's notify socket (does nothing without NOTIFY_SOCKET). Its watchdog pings come from
     // a timer on the main I/O context, so a daemon whose I/O is wedged stops pinging.
@@ -70,6 +77,7 @@ struct daemon::impl {
         // Handlers still queued in the contexts own connections; they go first, while the
         // service their destructors touch is alive.
         listeners.clear();
+        admin.reset();
         blocking.stop_and_join();
         pool.destroy();
     }
@@ -123,6 +131,19 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
                                      std::to_string(endpoint.port) + ": " + e.code().message());
         }
     }
+    if (s.admin_listen) {
+        boost::system::error_code address_ec;
+        const auto address = net::ip::make_address(s.admin_listen->host, address_ec);
+        if (address_ec) throw std::runtime_error("admin_listen: bad address \"" + s.admin_listen->host + "\"");
+        try {
+            impl_->admin = std::make_shared<admin_listener>(impl_->pool.main_context(),
+                                                            net::ip::tcp::endpoint(address, s.admin_listen->port),
+                                                            *impl_->store, impl_->blocking, BITSD_VERSION);
+        } catch (const boost::system::system_error& e) {
+            throw std::runtime_error("admin_listen: cannot listen on " + config::to_string(*s.admin_listen) +
+                                     ": " + e.code().message());
+        }
+    }
 }
 
 daemon::~daemon() = default;
@@ -136,6 +157,12 @@ int daemon::run() {
         spdlog::info("listening on {}", endpoint);
         listening += (listening.empty() ? "listening on " : ", ") + endpoint;
     }
+    if (d.admin) {
+        d.admin->run();
+        // Worded unlike the upload listeners' line: tools wait for "listening on" to find those.
+        spdlog::info("admin interface on http://{}/ (/healthz /readyz /metrics /api/sessions)",
+                     format_endpoint(d.admin->local_endpoint()));
+    }
     for (const auto& upload : d.settings.uploads) {
         spdlog::info("uploads to {} land in {}", upload.url_prefix, upload.destination_dir.string());
     }
@@ -145,6 +172,7 @@ int daemon::run() {
         d.notifier.stopping("stopping (signal " + std::to_string(signal) + ")");
         if (d.watchdog_timer) d.watchdog_timer->cancel();
         for (const auto& l : d.listeners) l->stop();
+        if (d.admin) d.admin->stop();
         net::post(d.maintenance, [&d] { d.sweep_timer.cancel(); });
         d.maintenance.stop();
         d.pool.stop();
@@ -156,6 +184,7 @@ int daemon::run() {
     // walks every session on disk, and a session it has not reached yet is answered correctly
     // anyway (a Close resumes its commit), so systemd need not wait for it.
     d.notifier.ready(listening);
+    readiness::global().set_ready();
     if (const auto interval = d.notifier.watchdog_interval()) {
         d.watchdog_timer.emplace(d.pool.main_context());
         d.schedule_watchdog(*interval);
