@@ -6,6 +6,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include <string>
 #include <vector>
 
@@ -84,4 +88,23 @@ TEST_CASE("--log-format and --admin-listen override the file", "[config][operati
     result = run({"--admin-listen", "nowhere"});
     CHECK(result.action == cfg::command_action::exit_error);
     CHECK(result.output.rfind("--admin-listen \"nowhere\": ", 0) == 0);
+}
+
+TEST_CASE("the example config sets the operations keys to their defaults", "[config][operations]") {
+    // tests/unit/<this file> -> <source root>/config/bitsd.example.json
+    const auto path = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "config" /
+                      "bitsd.example.json";
+    std::ifstream file(path);
+    const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    REQUIRE_FALSE(text.empty());
+    const auto s = parsed(text);
+    const cfg::settings defaults;
+    REQUIRE(s.admin_listen);
+    CHECK(cfg::to_string(*s.admin_listen) == cfg::to_string(*defaults.admin_listen));
+    CHECK(s.format == defaults.format);
+    CHECK(s.access_log_level == defaults.access_log_level);
+    for (const char* key : {"\"admin_listen\"", "\"log_format\"", "\"access_log_level\""}) {
+        INFO(key);
+        CHECK(text.find(key) != std::string::npos);
+    }
 }
