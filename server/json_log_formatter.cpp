@@ -4,6 +4,7 @@
 #include "server/journal_stream.hpp"
 
 #include <spdlog/details/log_msg.h>
+#include <spdlog/details/os.h>
 
 #include <chrono>
 #include <cstdio>
@@ -32,8 +33,7 @@ void append_time(std::string& out, spdlog::log_clock::time_point when) {
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since);
     const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since - seconds).count();
     const std::time_t t = static_cast<std::time_t>(seconds.count());
-    std::tm utc{};
-    gmtime_r(&t, &utc);
+    const std::tm utc = spdlog::details::os::gmtime(t);  // portable (no gmtime_r on Windows)
     char text[40];
     const int n = std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
                                 utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,

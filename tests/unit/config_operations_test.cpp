@@ -71,7 +71,7 @@ TEST_CASE("bad operations values are refused naming the key", "[config][operatio
           "access_log_level: expected one of trace, debug, info, warn, error, critical, off, got \"verbose\"");
 }
 
-TEST_CASE("--log-format and --admin-listen override the file", "[config][operations]") {
+TEST_CASE("the flags --log-format and --admin-listen override the file", "[config][operations]") {
     auto result = run({"--log-format", "json", "--admin-listen", "off"});
     REQUIRE(result.action == cfg::command_action::run);
     CHECK(result.config.format == cfg::log_format::json);
