@@ -191,6 +191,9 @@ class Bitsd:
             "threads": 0,
             # info: the `listening on` line is logged at info (one line per session otherwise).
             "log_level": "info",
+            # As nginx here (access_log off): no line per request, no admin port to collide on.
+            "access_log_level": "off",
+            "admin_listen": "off",
         }
         cfg.update(extra or {})
         with open(self.config, "w") as f:

@@ -2,6 +2,7 @@
 
 #include "config/json_reader.hpp"
 #include "config/listen_list.hpp"
+#include "config/operations_keys.hpp"
 #include "config/relative_paths.hpp"
 
 #include "bitsd_git_commit.h"  // generated at build time: BITSD_GIT_COMMIT
@@ -40,6 +41,8 @@ struct flags {
     std::vector<std::string> listen;
     std::string data_dir;
     std::string level;
+    std::string format;
+    std::string admin_listen;
     bool check_config = false;
     bool create_dirs = false;
     std::string probe_url;
@@ -91,6 +94,9 @@ std::string summary(const settings& s) {
     }
     text += std::string("fsync: ") + (s.fsync == fsync_mode::durable ? "durable" : "none") + "\n";
     text += std::string("log_level: ") + to_string(s.level) + "\n";
+    text += std::string("log_format: ") + to_string(s.format) + "\n";
+    text += std::string("access_log_level: ") + to_string(s.access_log_level) + "\n";
+    text += "admin_listen: " + (s.admin_listen ? to_string(*s.admin_listen) : std::string("off")) + "\n";
     return text;
 }
 
@@ -116,6 +122,12 @@ command_result parse(int argc, const char* const* argv, const environment& env) 
     app.add_option("--log-level", given.level,
                    "overrides \"log_level\": trace, debug, info, warn, error, critical or off")
         ->type_name("LEVEL");
+    app.add_option("--log-format", given.format, "overrides \"log_format\": text or json")
+        ->type_name("FORMAT");
+    app.add_option("--admin-listen", given.admin_listen,
+                   "overrides \"admin_listen\": HOST:PORT of /healthz, /readyz, /metrics and the "
+                   "status page, or off")
+        ->type_name("HOST:PORT|off");
     app.add_flag("--check-config", given.check_config,
                  "check the configuration, the directories and that every listener can be bound "
                  "(then released), print a summary and exit; creates nothing");
@@ -199,6 +211,16 @@ command_result parse(int argc, const char* const* argv, const environment& env) 
                            "critical, off, got \"" + given.level + "\"");
         }
         s.level = *level;
+    }
+    if (app.count("--log-format") > 0) {
+        const auto format = parse_log_format(given.format);
+        if (!format) return failure("--log-format: expected text or json, got \"" + given.format + "\"");
+        s.format = *format;
+    }
+    if (app.count("--admin-listen") > 0) {
+        if (auto why = parse_admin_listen(given.admin_listen, s.admin_listen)) {
+            return failure("--admin-listen \"" + given.admin_listen + "\": " + *why);
+        }
     }
     apply_defaults(s);
 

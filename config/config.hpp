@@ -59,6 +59,7 @@ inline constexpr std::array<std::string_view, 1> data_dir_subfolders{{"sessions"
 
 enum class fsync_mode { durable, none };
 enum class log_level { trace, debug, info, warn, error, critical, off };
+enum class log_format { text, json };
 
 struct settings {
     std::vector<listen_endpoint> listen;          // default: 0.0.0.0:8080
@@ -80,6 +81,12 @@ struct settings {
     std::uint64_t shutdown_timeout_s = 8;
     unsigned threads = 0;                         // I/O threads; 0 = one per core
     log_level level = log_level::info;
+    // Operations (issue 8): the admin listener (/healthz, /readyz, /metrics, /api/sessions, the
+    // status page); nullopt = off ("admin_listen": "off" or null). Loopback by default: it
+    // shows session ids and paths, so it is not for the open network.
+    std::optional<listen_endpoint> admin_listen = listen_endpoint{"127.0.0.1", 9090};
+    log_format format = log_format::text;         // "log_format": one line of text or JSON
+    log_level access_log_level = log_level::info;  // one line per request at this level
 };
 
 // A configuration error: one message naming the key (e.g. "uploads[0].url_prefix: must start
@@ -110,6 +117,8 @@ void apply_defaults(settings& s);
 std::optional<listen_endpoint> parse_listen(const std::string& text, std::string& why);
 
 const char* to_string(log_level level) noexcept;
+const char* to_string(log_format format) noexcept;
+std::optional<log_format> parse_log_format(std::string_view name) noexcept;
 
 // The inverse of to_string(log_level): "trace" .. "off"; nullopt for anything else.
 std::optional<log_level> parse_log_level(std::string_view name) noexcept;

@@ -1,6 +1,7 @@
 #include "config/environment.hpp"
 
 #include "config/listen_list.hpp"
+#include "config/operations_keys.hpp"
 
 #include <cstdlib>
 #include <vector>
@@ -69,6 +70,16 @@ std::optional<config_error> apply_environment(const environment& env, settings& 
                                 "error, critical, off, got \"" + *level_name + "\""};
         }
         result.level = *level;
+    }
+    if (const auto format_name = lookup(env, "BITSD_LOG_FORMAT")) {
+        const auto format = parse_log_format(*format_name);
+        if (!format) return config_error{"BITSD_LOG_FORMAT: expected text or json, got \"" + *format_name + "\""};
+        result.format = *format;
+    }
+    if (const auto admin = lookup(env, "BITSD_ADMIN_LISTEN")) {
+        if (auto why = parse_admin_listen(*admin, result.admin_listen)) {
+            return config_error{"BITSD_ADMIN_LISTEN \"" + *admin + "\": " + *why};
+        }
     }
     s = std::move(result);
     return std::nullopt;

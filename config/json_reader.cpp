@@ -2,6 +2,7 @@
 
 #include "config/duplicate_key_detector.hpp"
 #include "config/listen_list.hpp"
+#include "config/operations_keys.hpp"
 #include "protocol/notification.hpp"
 
 #include <nlohmann/json.hpp>
@@ -415,7 +416,9 @@ std::optional<config_error> read_document(const json& doc, settings& s) {
         } else if (key == "log_level") {
             error = read_log_level(value, key, s.level);
         } else {
-            return config_error{"unknown key " + json_quoted(key)};
+            bool known = false;
+            error = read_operations_key(key, value, s, known);
+            if (!known) return config_error{"unknown key " + json_quoted(key)};
         }
         if (error) return error;
     }

@@ -6,7 +6,9 @@
 #include "main/exit_codes.hpp"
 #include "main/probe.hpp"
 #include "main/sessions_command.hpp"
+#include "server/access_log.hpp"
 #include "server/daemon.hpp"
+#include "server/json_log_formatter.hpp"
 #include "server/journal_stream.hpp"
 #include "server/log_level.hpp"
 
@@ -46,10 +48,18 @@ int main(int argc, char** argv) {
     auto logger = spdlog::stderr_color_mt("bitsd");
     // Under systemd, stderr is the journal: lines carry their syslog priority instead of a
     // timestamp (journald stamps them), so `journalctl -p warning` works.
-    if (bitsd::server::stderr_is_journal()) bitsd::server::use_journal_pattern(*logger);
+    const bool journal = bitsd::server::stderr_is_journal();
+    if (parsed.config.format == bitsd::config::log_format::json) {
+        logger->set_formatter(std::make_unique<bitsd::server::json_log_formatter>(journal));
+    } else if (journal) {
+        bitsd::server::use_journal_pattern(*logger);
+    } else {
+        logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");  // one logger: its name says nothing
+    }
     spdlog::set_default_logger(logger);
     spdlog::set_level(bitsd::server::to_spdlog(parsed.config.level));
     spdlog::flush_on(spdlog::level::info);
+    bitsd::server::access_log::configure(parsed.config.format, parsed.config.access_log_level);
 
     try {
         bitsd::server::daemon daemon(std::move(parsed.config));

@@ -1,5 +1,6 @@
 #include "server/daemon.hpp"
 
+#include "server/admin_listener.hpp"
 #include "server/blocking_pool.hpp"
 #include "server/config_reloader.hpp"
 #include "server/connection_registry.hpp"
@@ -11,6 +12,7 @@
 #include "server/io_context_pool.hpp"
 #include "server/listener.hpp"
 #include "server/live_service.hpp"
+#include "server/readiness.hpp"
 #include "server/service_notifier.hpp"
 #include "server/upload_service.hpp"
 #include "storage/session_locks.hpp"
@@ -31,6 +33,10 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
+
+#ifndef BITSD_VERSION
+#define BITSD_VERSION "0.0.0"
+#endif
 
 namespace bitsd::server {
 
@@ -83,6 +89,7 @@ struct daemon::impl {
     blocking_pool blocking;
     io_context_pool pool;
     std::vector<std::shared_ptr<listener>> listeners;
+    std::shared_ptr<admin_listener> admin;  // admin_listen; null when off
     std::optional<net::signal_set> signals;  // on the main context: reset before it is destroyed
     std::optional<drain_controller> drain;   // likewise
     // systemd's notify socket (does nothing without NOTIFY_SOCKET). Its watchdog pings come from
@@ -108,6 +115,7 @@ struct daemon::impl {
         // Handlers still queued in the contexts own connections; they go first, while the
         // service their destructors touch is alive.
         listeners.clear();
+        admin.reset();
         blocking.stop_and_join();
         // The HTTP clients' sockets belong to the contexts: closed while the contexts exist.
         if (delivery) delivery->stop();
@@ -177,12 +185,17 @@ struct daemon::impl {
         spdlog::info("signal {} received: stopping", signal);
         notifier.stopping("stopping (signal " + std::to_string(signal) + ")");
         registry.start_draining();
+        readiness::global().start_draining();  // /readyz and GET / answer 503 from now on
         if (watchdog_timer) watchdog_timer->cancel();
         for (const auto& l : listeners) l->stop();
         net::post(maintenance, [this] { sweep_timer.cancel(); });
         maintenance.stop();
         const auto timeout = std::chrono::seconds(live->current()->settings().shutdown_timeout_s);
-        drain.emplace(pool.main_context(), registry, [this] { pool.stop(); });
+        // The admin listener stays up while draining (a balancer sees /readyz 503), then stops.
+        drain.emplace(pool.main_context(), registry, [this] {
+            if (admin) admin->stop();
+            pool.stop();
+        });
         drain->begin(timeout);
     }
 };
@@ -230,6 +243,19 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
                                      std::to_string(endpoint.port) + ": " + e.code().message());
         }
     }
+    if (s.admin_listen) {
+        boost::system::error_code address_ec;
+        const auto address = net::ip::make_address(s.admin_listen->host, address_ec);
+        if (address_ec) throw std::runtime_error("admin_listen: bad address \"" + s.admin_listen->host + "\"");
+        try {
+            impl_->admin = std::make_shared<admin_listener>(impl_->pool.main_context(),
+                                                            net::ip::tcp::endpoint(address, s.admin_listen->port),
+                                                            *impl_->store, impl_->blocking, BITSD_VERSION);
+        } catch (const boost::system::system_error& e) {
+            throw std::runtime_error("admin_listen: cannot listen on " + config::to_string(*s.admin_listen) +
+                                     ": " + e.code().message());
+        }
+    }
 }
 
 daemon::~daemon() = default;
@@ -252,6 +278,12 @@ int daemon::run() {
         spdlog::info("listening on {}", endpoint);
         listening += (listening.empty() ? "listening on " : ", ") + endpoint;
     }
+    if (d.admin) {
+        d.admin->run();
+        // Worded unlike the upload listeners' line: tools wait for "listening on" to find those.
+        spdlog::info("admin interface on http://{}/ (/healthz /readyz /metrics /api/sessions)",
+                     format_endpoint(d.admin->local_endpoint()));
+    }
     for (const auto& upload : d.settings.uploads) {
         spdlog::info("uploads to {} land in {}", upload.url_prefix, upload.destination_dir.string());
     }
@@ -263,6 +295,7 @@ int daemon::run() {
     // walks every session on disk, and a session it has not reached yet is answered correctly
     // anyway (a Close resumes its commit), so systemd need not wait for it.
     d.notifier.ready(listening);
+    readiness::global().set_ready();
     if (const auto interval = d.notifier.watchdog_interval()) {
         d.watchdog_timer.emplace(d.pool.main_context());
         d.schedule_watchdog(*interval);

@@ -3,6 +3,8 @@
 #include "delivery/content_digest.hpp"
 #include "server/reply_sender.hpp"
 #include "server/reply_server.hpp"
+#include "server/load_balancer_probe.hpp"
+#include "server/metrics.hpp"
 #include "server/response_head.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -116,11 +118,23 @@ http_connection::http_connection(socket_type&& socket, const connection_shared& 
       service_(shared.services.current()),
       blocking_(shared.blocking),
       registry_(shared.registry),
-      limits_(limits_of(service_->settings())) {}
+      limits_(limits_of(service_->settings())) {
+    beast::error_code ignored;
+    peer_ = stream_.socket().remote_endpoint(ignored);
+    metrics::global().connection_opened();
+    if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("connection from {} opened", format_peer(peer_));
+}
 
 http_connection::~http_connection() {
     release_session();
     if (registered_) registry_.remove(*registered_);
+    metrics::global().connection_closed();
+    if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("connection from {} closed", format_peer(peer_));
+}
+
+void http_connection::log_finished(const char* lost) {
+    const auto* request = parser_ && parser_->is_header_done() ? &parser_->get() : nullptr;
+    log_.finished(peer_, request, packet_ ? std::optional(packet_->kind) : std::nullopt, body_read_, lost);
 }
 
 void http_connection::refresh_service() {
@@ -174,6 +188,7 @@ void http_connection::do_read_header() {
     // idle_timeout until the request's first byte, then read_timeout for the whole header: a
     // client trickling a header cannot stretch it byte by byte.
     header_started_ = buffer_.size() > 0;
+    if (header_started_) log_.started();
     stream_.expires_after(header_started_ ? limits_.read_timeout : limits_.idle_timeout);
     if (header_started_) return on_read_header({}, 0);  // a pipelined request: parse it first
     do_read_header_some();
@@ -195,11 +210,14 @@ void http_connection::on_read_header(beast::error_code ec, std::size_t bytes) {
             ec == beast::error::timeout || ec == net::error::operation_aborted) {
             return close();
         }
-        spdlog::debug("reading a request header: {}", ec.message());
+        if (spdlog::should_log(spdlog::level::debug)) {
+            spdlog::debug("reading a request header from {}: {}", format_peer(peer_), ec.message());
+        }
         return close();
     }
     const bool first_bytes = !header_started_ && buffer_.size() > 0;
     header_started_ = header_started_ || first_bytes;
+    if (first_bytes) log_.started();
     beast::error_code parse_ec;
     const std::size_t used = parser_->put(buffer_.data(), parse_ec);
     buffer_.consume(used);
@@ -215,7 +233,9 @@ void http_connection::on_read_header(beast::error_code ec, std::size_t bytes) {
 
 void http_connection::on_header_error(beast::error_code ec) {
     // Not HTTP we can read: answer once, then close (the stream position is unknown).
-    spdlog::debug("bad request header: {}", ec.message());
+    if (spdlog::should_log(spdlog::level::debug)) {
+        spdlog::debug("bad request header from {}: {}", format_peer(peer_), ec.message());
+    }
     keep_alive_ = false;
     close_after_write_ = true;
     unread_input_ = true;
@@ -232,6 +252,7 @@ void http_connection::handle_request() {
     keep_alive_ = req.keep_alive();
     version_ = req.version();
     const protocol::request_view view = view_of(req);
+    if (spdlog::should_log(spdlog::level::trace)) trace_request(peer_, req);
     const auto expect = field(req, "Expect");
     // HTTP/1.0 clients must never get a 100 Continue (RFC 7231 5.1.1).
     expects_continue_ = version_ >= 11 && expect && iequals(*expect, "100-continue");
@@ -242,6 +263,7 @@ void http_connection::handle_request() {
         unread_input_ = true;
     }
     if (view.session_id) echo_session_id_ = std::string(*view.session_id);
+    if (auto probe = load_balancer_probe(view.method, view.target)) return finish_request(std::move(*probe));
 
     if (service_->replies() && (view.method == "GET" || view.method == "HEAD") &&
         reply_server::is_reply_target(view.target)) {
@@ -251,13 +273,22 @@ void http_connection::handle_request() {
     auto routed = protocol::route(view.method, view.target, service_->url_prefixes());
     if (routed.error) {
         // A client's mistake, not the server's: debug, never once per request at error level.
-        spdlog::debug("{} refused: {}", view.method, routed.error.message());
+        if (spdlog::should_log(spdlog::level::debug)) {
+            spdlog::debug("{} {} from {} refused: {}", view.method, view.target, format_peer(peer_),
+                          routed.error.message());
+        }
         return finish_request(service_->reject({routed.error, {}}, echo_session_id_));
     }
     location_ = std::move(routed.location);
 
     auto parsed = service_->engine().parse(view);
-    if (!parsed) return finish_request(service_->reject(parsed.failure, echo_session_id_));
+    if (!parsed) {
+        if (spdlog::should_log(spdlog::level::debug)) {
+            spdlog::debug("{} {} from {} refused: {}", view.method, view.target, format_peer(peer_),
+                          parsed.failure.error.message());
+        }
+        return finish_request(service_->reject(parsed.failure, echo_session_id_));
+    }
     packet_ = std::move(parsed.value);
     echo_session_id_ = packet_->sent_session_id;
 
@@ -456,6 +487,7 @@ http_connection::clock::time_point http_connection::body_deadline() const {
 }
 
 void http_connection::consume_body(const char* data, std::size_t size) {
+    metrics::global().add_bytes_received(size);
     body_left_ -= size;
     body_read_ += size;
     const std::size_t skipped = static_cast<std::size_t>(std::min<std::uint64_t>(skip_left_, size));
@@ -512,7 +544,9 @@ void http_connection::on_body_readable(beast::error_code ec) {
 void http_connection::on_body_lost(const char* why) {
     // The client went away mid-body (or was too slow). What was written stays: the stored
     // length is the truth, and the client resumes from there.
-    spdlog::debug("session {}: body not received: {}", echo_session_id_.value_or("-"), why);
+    spdlog::debug("session {}: body not received from {}: {}", echo_session_id_.value_or("-"),
+                  format_peer(peer_), why);
+    log_finished(why);
     disarm_timer();
     beast::error_code ignored;
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
@@ -626,6 +660,7 @@ void http_connection::do_write(protocol::response response) {
         keep_alive_ = false;
         close_after_write_ = true;
     }
+    log_.answered(response);
     format_response_head(head_, version_, response, keep_alive_);
     stream_.expires_after(limits_.read_timeout);
     net::async_write(stream_, net::buffer(head_),
@@ -633,6 +668,7 @@ void http_connection::do_write(protocol::response response) {
 }
 
 void http_connection::on_write(beast::error_code ec, std::size_t) {
+    log_finished(ec ? "answer not sent" : nullptr);
     if (ec) return close();
     if (!keep_alive_ || close_after_write_) {
         if (body_left_ > 0 || unread_input_) return do_linger();

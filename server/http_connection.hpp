@@ -14,6 +14,7 @@
 #include "server/blocking_pool.hpp"
 #include "server/connection_registry.hpp"
 #include "server/live_service.hpp"
+#include "server/request_log.hpp"
 #include "server/upload_service.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -169,6 +170,11 @@ private:
     unsigned version_ = 11;
     std::string head_;  // the Ack being written, one buffer (format_response_head); reused
     bool close_after_write_ = false;
+    // Operations: the client's address (access lines), and what each request is logged and
+    // counted as (request_log: metrics, access log, recent errors).
+    boost::asio::ip::tcp::endpoint peer_;
+    request_log log_;
+    void log_finished(const char* lost = nullptr);
 };
 
 }  // namespace bitsd::server

@@ -1,5 +1,6 @@
 #include "server/upload_service.hpp"
 
+#include "server/metrics.hpp"
 #include "server/session_id_source.hpp"
 #include "storage/storage_error.hpp"
 
@@ -149,6 +150,7 @@ protocol::response upload_service::create_session(const protocol::packet& create
     if (const auto ec = store_.create(metadata)) {
         return reject(from_storage(ec, "create", metadata.id), create.sent_session_id);
     }
+    metrics::global().session_created();
     spdlog::info("session {} created for {}", metadata.id, where.path);
     return engine_.create_ack(create, metadata.id);
 }
@@ -213,6 +215,7 @@ protocol::response upload_service::close_session(const protocol::packet& close,
         if (const auto ec = store_.commit(*close.session_id, *destination, upload->allow_overwrites)) {
             return reject(from_storage(ec, "commit", close.session_id), close.sent_session_id);
         }
+        metrics::global().session_completed();
         spdlog::info("session {} closed: {} bytes committed to {}", *close.session_id,
                      info.value->received, destination->joined().string());
     }
@@ -257,6 +260,7 @@ protocol::response upload_service::cancel_session(const protocol::packet& cancel
             return reject(from_storage(ec, "cancel", cancel.session_id), cancel.sent_session_id);
         }
         if (delivery_) delivery_->forget(*cancel.session_id);
+        metrics::global().session_cancelled();
         spdlog::info("session {} cancelled", *cancel.session_id);
     }
     return engine_.ack(cancel);
@@ -375,6 +379,7 @@ std::size_t upload_service::sweep(std::int64_t now) {
             if (remove && !store_.remove(id, destination ? &*destination : nullptr)) {
                 ++removed;
                 if (delivery_) delivery_->forget(id);  // an abandoned upload's running digest
+                metrics::global().session_expired();
                 spdlog::info("session {} expired after {} s idle: removed", id,
                              now - current.last_activity_unix);
             }

@@ -52,6 +52,7 @@ CONTEXT_SERVER = "0x5"
 SESSION_ID_RE = re.compile(
     r"^\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}$")
 LISTENING_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
+ADMIN_RE = re.compile(r"admin interface on http://127\.0\.0\.1:(\d+)/")
 
 READY_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
@@ -268,6 +269,8 @@ class Server:
             # A stop (SIGTERM) with a request still in flight waits this long before cutting
             # it: short, so such a stop stays well inside STOP_TIMEOUT_S on a loaded machine.
             "shutdown_timeout_s": 2,
+            # Any free port: a fixed one (the default 9090) would collide between tests.
+            "admin_listen": "127.0.0.1:0",
         }
         if host_id is not None:
             self.config["host_id"] = host_id
@@ -300,6 +303,20 @@ class Server:
     @property
     def pid(self):
         return self.proc.pid if self.proc else None
+
+    def admin_port(self, timeout=READY_TIMEOUT_S):
+        """The admin listener's port in the current run (it is logged after the upload ports)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = self.log_lines()
+            starts = [i for i, line in enumerate(lines) if line.startswith("=== harness: start #")]
+            for line in lines[starts[-1] if starts else 0:]:
+                m = ADMIN_RE.search(line)
+                if m:
+                    return int(m.group(1))
+            self.check_not_crashed()
+            time.sleep(0.01)
+        raise HarnessError(f"no 'admin interface on' line in the log:\n{self.log_text()}")
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None

@@ -39,6 +39,7 @@ class CliTest(unittest.TestCase):
             "listen": ["127.0.0.1:0"],
             "data_dir": os.path.join(self.cwd, "data"),
             "fsync": "none",
+            "admin_listen": "off",  # 9090 may be taken by another test
             "max_fragment_size": 1048576,
             "uploads": [{"url_prefix": "/uploads/",
                          "destination_dir": os.path.join(self.cwd, "files"),

@@ -42,6 +42,7 @@ class BitsdProcess:
                 "listen": [listen],
                 "data_dir": os.path.join(self.root, "data"),
                 "fsync": "none",
+                "admin_listen": "off",  # 9090 may be taken by another test
                 "uploads": [{"url_prefix": "/uploads/",
                              "destination_dir": os.path.join(self.root, "files")}],
             }, f)

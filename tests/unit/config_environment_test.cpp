@@ -69,6 +69,20 @@ TEST_CASE("env: BITSD_LISTEN, BITSD_DATA_DIR and BITSD_LOG_LEVEL set what their 
     CHECK(result.config.level == cfg::log_level::debug);
 }
 
+TEST_CASE("env: BITSD_LOG_FORMAT and BITSD_ADMIN_LISTEN set what their flags set", "[config][env]") {
+    auto result = run({{"BITSD_LOG_FORMAT", "json"}, {"BITSD_ADMIN_LISTEN", "127.0.0.1:9191"}}, {});
+    REQUIRE(result.action == cfg::command_action::run);
+    CHECK(result.config.format == cfg::log_format::json);
+    REQUIRE(result.config.admin_listen);
+    CHECK(cfg::to_string(*result.config.admin_listen) == "127.0.0.1:9191");
+    result = run({{"BITSD_ADMIN_LISTEN", "off"}}, {});
+    REQUIRE(result.action == cfg::command_action::run);
+    CHECK_FALSE(result.config.admin_listen);
+    // The flag still wins.
+    result = run({{"BITSD_LOG_FORMAT", "json"}}, {"--log-format", "text"});
+    CHECK(result.config.format == cfg::log_format::text);
+}
+
 TEST_CASE("env: an empty variable counts as unset", "[config][env]") {
     const auto result = run({{"BITSD_LISTEN", ""}, {"BITSD_DATA_DIR", ""}, {"BITSD_LOG_LEVEL", ""},
                              {"BITSD_CONFIG", ""}},
@@ -84,6 +98,8 @@ TEST_CASE("env: a bad value is one line naming the variable", "[config][env]") {
              {"BITSD_LISTEN", "127.0.0.1:1,", "entry 2: empty entry"},
              {"BITSD_LISTEN", "127.0.0.1:1,127.0.0.1:1", "entry 2: "},
              {"BITSD_LOG_LEVEL", "loud", "BITSD_LOG_LEVEL: expected one of"},
+             {"BITSD_LOG_FORMAT", "xml", "BITSD_LOG_FORMAT: expected text or json"},
+             {"BITSD_ADMIN_LISTEN", "nowhere", "BITSD_ADMIN_LISTEN \"nowhere\": "},
              {"BITSD_CONFIG", "/nonexistent/bitsd.json", "BITSD_CONFIG: cannot read"}}) {
         INFO(name << "=" << value);
         const auto result = run({{name, value}}, {});

@@ -1,0 +1,82 @@
+#include "config/operations_keys.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace bitsd::config {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string shown(const json& value) {
+    if (value.is_object()) return "an object";
+    if (value.is_array()) return "an array";
+    std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (text.size() > 40) text = text.substr(0, 37) + "...";
+    return text;
+}
+
+config_error expected(const std::string& key, const std::string& what, const json& value) {
+    return config_error{key + ": expected " + what + ", got " + shown(value)};
+}
+
+}  // namespace
+
+const char* to_string(log_format format) noexcept {
+    return format == log_format::json ? "json" : "text";
+}
+
+std::optional<log_format> parse_log_format(std::string_view name) noexcept {
+    if (name == "text") return log_format::text;
+    if (name == "json") return log_format::json;
+    return std::nullopt;
+}
+
+std::optional<std::string> parse_admin_listen(const std::string& text,
+                                              std::optional<listen_endpoint>& out) {
+    if (text == "off") {
+        out.reset();
+        return std::nullopt;
+    }
+    std::string why;
+    auto endpoint = parse_listen(text, why);
+    if (!endpoint) return why + " (or \"off\")";
+    out = std::move(*endpoint);
+    return std::nullopt;
+}
+
+std::optional<config_error> read_operations_key(const std::string& key, const json& value,
+                                                settings& s, bool& known) {
+    known = true;
+    if (key == "admin_listen") {
+        // null and "off" both turn it off: null reads naturally in JSON, "off" also works
+        // where only strings exist (an environment variable, a flag).
+        if (value.is_null()) {
+            s.admin_listen.reset();
+            return std::nullopt;
+        }
+        if (!value.is_string()) return expected(key, "\"host:port\", \"off\" or null", value);
+        if (auto why = parse_admin_listen(value.get<std::string>(), s.admin_listen)) {
+            return config_error{key + ": " + *why};
+        }
+        return std::nullopt;
+    }
+    if (key == "log_format") {
+        const auto format = value.is_string() ? parse_log_format(value.get<std::string>()) : std::nullopt;
+        if (!format) return expected(key, "\"text\" or \"json\"", value);
+        s.format = *format;
+        return std::nullopt;
+    }
+    if (key == "access_log_level") {
+        const auto level = value.is_string() ? parse_log_level(value.get<std::string>()) : std::nullopt;
+        if (!level) {
+            return expected(key, "one of trace, debug, info, warn, error, critical, off", value);
+        }
+        s.access_log_level = *level;
+        return std::nullopt;
+    }
+    known = false;
+    return std::nullopt;
+}
+
+}  // namespace bitsd::config

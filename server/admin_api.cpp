@@ -1,0 +1,92 @@
+#include "server/admin_api.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace bitsd::server {
+
+namespace {
+
+using json = nlohmann::json;
+
+json session_json(const storage::session_info& info) {
+    json s;
+    s["id"] = info.metadata.id;
+    s["target"] = info.metadata.target;
+    s["state"] = storage::to_string(info.metadata.state);
+    s["received"] = info.received;
+    s["total"] = info.metadata.total ? json(*info.metadata.total) : json(nullptr);
+    s["created"] = info.metadata.created_unix;
+    s["last_activity"] = info.last_activity_unix;
+    return s;
+}
+
+bool is_active(const storage::session_info& info) {
+    return info.metadata.state == storage::session_state::receiving ||
+           info.metadata.state == storage::session_state::committing;
+}
+
+std::string dump(const json& value) {
+    // Targets and ids come from clients and need not be UTF-8: replace, never throw.
+    return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+session_counts count_sessions(const std::vector<storage::session_info>& sessions) {
+    session_counts counts;
+    for (const auto& info : sessions) {
+        switch (info.metadata.state) {
+        case storage::session_state::receiving: ++counts.receiving; break;
+        case storage::session_state::committing: ++counts.committing; break;
+        case storage::session_state::closed: ++counts.closed; break;
+        case storage::session_state::cancelled: ++counts.cancelled; break;
+        }
+    }
+    return counts;
+}
+
+std::string sessions_json(const std::vector<storage::session_info>& sessions, std::int64_t now_unix) {
+    std::vector<const storage::session_info*> active, finished;
+    for (const auto& info : sessions) (is_active(info) ? active : finished).push_back(&info);
+    const auto newest_first = [](const storage::session_info* a, const storage::session_info* b) {
+        if (a->last_activity_unix != b->last_activity_unix) return a->last_activity_unix > b->last_activity_unix;
+        return a->metadata.id < b->metadata.id;  // a stable order for equal times
+    };
+    std::sort(active.begin(), active.end(), newest_first);
+    std::sort(finished.begin(), finished.end(), newest_first);
+    const auto counts = count_sessions(sessions);
+
+    json doc;
+    doc["now"] = now_unix;
+    doc["counts"] = {{"receiving", counts.receiving},
+                     {"committing", counts.committing},
+                     {"closed", counts.closed},
+                     {"cancelled", counts.cancelled}};
+    doc["active"] = json::array();
+    for (std::size_t i = 0; i < active.size() && i < active_limit; ++i) doc["active"].push_back(session_json(*active[i]));
+    doc["finished"] = json::array();
+    for (std::size_t i = 0; i < finished.size() && i < finished_limit; ++i) {
+        doc["finished"].push_back(session_json(*finished[i]));
+    }
+    return dump(doc);
+}
+
+std::string recent_json(const std::vector<recent_request>& recent) {
+    json doc;
+    doc["recent"] = json::array();
+    for (const auto& r : recent) {
+        doc["recent"].push_back({{"time", r.time_unix},
+                                 {"client", r.client},
+                                 {"method", r.method},
+                                 {"target", r.target},
+                                 {"packet_type", r.packet_type},
+                                 {"session_id", r.session_id},
+                                 {"status", r.status},
+                                 {"error", r.error}});
+    }
+    return dump(doc);
+}
+
+}  // namespace bitsd::server

@@ -1,0 +1,55 @@
+#pragma once
+// The admin listener (admin_listen, default 127.0.0.1:9090): /healthz, /readyz, /metrics,
+// /api/sessions, /api/recent and the status page at /. Separate from the upload listeners so
+// that it can stay on loopback (it shows session ids and paths) and never competes with BITS
+// traffic for a port or a rule. It accepts on the main I/O context; the store listing behind
+// /metrics and /api/sessions runs on the blocking pool, cached for a second so a status page
+// refreshing every second and a Prometheus scrape share one walk of the store.
+
+#include "server/blocking_pool.hpp"
+#include "storage/session_store.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace bitsd::server {
+
+class admin_listener : public std::enable_shared_from_this<admin_listener> {
+public:
+    using listing = std::shared_ptr<const std::vector<storage::session_info>>;
+
+    // Binds and listens at once; throws boost::system::system_error on failure (start-up only).
+    admin_listener(boost::asio::io_context& context, const boost::asio::ip::tcp::endpoint& endpoint,
+                   storage::session_store& store, blocking_pool& blocking, std::string version);
+
+    boost::asio::ip::tcp::endpoint local_endpoint() const;
+    void run();
+    void stop();
+
+    // Every session in the store, at most a second old. Blocks on the disk: call it on the
+    // blocking pool only.
+    listing sessions();
+    blocking_pool& blocking() noexcept { return blocking_; }
+    const std::string& version() const noexcept { return version_; }
+
+private:
+    void do_accept();
+
+    boost::asio::ip::tcp::acceptor acceptor_;
+    storage::session_store& store_;
+    blocking_pool& blocking_;
+    std::string version_;
+    std::mutex listing_mutex_;  // one walk at a time; the others wait and share its result
+    listing listing_;
+    std::chrono::steady_clock::time_point listed_at_{};
+};
+
+}  // namespace bitsd::server

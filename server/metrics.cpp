@@ -1,0 +1,139 @@
+#include "server/metrics.hpp"
+
+#include <cstdio>
+
+namespace bitsd::server {
+
+namespace {
+
+void append_number(std::string& out, double value) {
+    char text[32];
+    const int n = std::snprintf(text, sizeof text, "%.9g", value);
+    out.append(text, static_cast<std::size_t>(n));
+}
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+void sample(std::string& out, const char* name, const std::string& labels, std::uint64_t value) {
+    out.append(name);
+    if (!labels.empty()) out.append("{").append(labels).append("}");
+    out.append(" ").append(std::to_string(value)).append("\n");
+}
+
+// Label values are escaped as the exposition format says: backslash, quote, newline.
+std::string label_value(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        if (c == '\\' || c == '"') out.push_back('\\');
+        if (c == '\n') {
+            out.append("\\n");
+            continue;
+        }
+        out.push_back(c);
+    }
+    return out;
+}
+
+}  // namespace
+
+const char* to_label(request_kind kind) noexcept {
+    switch (kind) {
+    case request_kind::ping: return "Ping";
+    case request_kind::create_session: return "Create-Session";
+    case request_kind::fragment: return "Fragment";
+    case request_kind::close_session: return "Close-Session";
+    case request_kind::cancel_session: return "Cancel-Session";
+    case request_kind::other: return "other";
+    }
+    return "other";
+}
+
+metrics& metrics::global() noexcept {
+    static metrics instance;
+    return instance;
+}
+
+void metrics::observe_fragment(std::chrono::steady_clock::duration took) noexcept {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+    const double seconds = static_cast<double>(us) / 1e6;
+    std::size_t bucket = 0;
+    while (bucket < latency_bounds.size() && seconds > latency_bounds[bucket]) ++bucket;
+    latency_buckets_[bucket].fetch_add(1, relaxed);
+    latency_sum_us_.fetch_add(static_cast<std::uint64_t>(us < 0 ? 0 : us), relaxed);
+    latency_count_.fetch_add(1, relaxed);
+}
+
+std::uint64_t metrics::requests(request_kind kind, unsigned status) const noexcept {
+    if (status < min_status || status > max_status) return 0;
+    return requests_[static_cast<std::size_t>(kind)][status - min_status].load(relaxed);
+}
+
+void metrics::render(std::string& out, const session_counts& sessions, const std::string& version) const {
+    header(out, "bitsd_build_info", "gauge", "The running bitsd's version (always 1).");
+    sample(out, "bitsd_build_info", "version=\"" + label_value(version) + "\"", 1);
+
+    // Only the (type, status) pairs seen so far: a series appears with its first request.
+    header(out, "bitsd_requests_total", "counter", "Requests answered, by BITS packet type and HTTP status.");
+    for (std::size_t kind = 0; kind < request_kind_count; ++kind) {
+        for (unsigned status = min_status; status <= max_status; ++status) {
+            const auto value = requests_[kind][status - min_status].load(relaxed);
+            if (value == 0) continue;
+            sample(out, "bitsd_requests_total",
+                   std::string("packet_type=\"") + to_label(static_cast<request_kind>(kind)) +
+                       "\",status=\"" + std::to_string(status) + "\"",
+                   value);
+        }
+    }
+
+    header(out, "bitsd_received_bytes_total", "counter", "Request body bytes read from clients.");
+    sample(out, "bitsd_received_bytes_total", "", bytes_received_.load(relaxed));
+
+    header(out, "bitsd_fragment_duration_seconds", "histogram",
+           "Time from a Fragment's first header byte to its Ack written.");
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < latency_buckets_.size(); ++i) {
+        cumulative += latency_buckets_[i].load(relaxed);
+        std::string le = "le=\"";
+        if (i < latency_bounds.size()) {
+            append_number(le, latency_bounds[i]);
+        } else {
+            le += "+Inf";
+        }
+        le += "\"";
+        sample(out, "bitsd_fragment_duration_seconds_bucket", le, cumulative);
+    }
+    out.append("bitsd_fragment_duration_seconds_sum ");
+    append_number(out, static_cast<double>(latency_sum_us_.load(relaxed)) / 1e6);
+    out.append("\n");
+    // The count is the +Inf bucket, so the two always agree within one scrape.
+    sample(out, "bitsd_fragment_duration_seconds_count", "", cumulative);
+
+    header(out, "bitsd_connections_open", "gauge", "Client connections open on the upload listeners.");
+    const auto open = connections_open_.load(relaxed);
+    sample(out, "bitsd_connections_open", "", open < 0 ? 0 : static_cast<std::uint64_t>(open));
+    header(out, "bitsd_connections_accepted_total", "counter", "Client connections accepted.");
+    sample(out, "bitsd_connections_accepted_total", "", connections_total_.load(relaxed));
+
+    header(out, "bitsd_sessions", "gauge", "Upload sessions in the store, by state (tombstones included).");
+    sample(out, "bitsd_sessions", "state=\"receiving\"", sessions.receiving);
+    sample(out, "bitsd_sessions", "state=\"committing\"", sessions.committing);
+    sample(out, "bitsd_sessions", "state=\"closed\"", sessions.closed);
+    sample(out, "bitsd_sessions", "state=\"cancelled\"", sessions.cancelled);
+    header(out, "bitsd_sessions_active", "gauge", "Upload sessions receiving or committing.");
+    sample(out, "bitsd_sessions_active", "", sessions.receiving + sessions.committing);
+
+    header(out, "bitsd_sessions_created_total", "counter", "Sessions created (Create-Session answered 200).");
+    sample(out, "bitsd_sessions_created_total", "", sessions_created_.load(relaxed));
+    header(out, "bitsd_sessions_completed_total", "counter", "Sessions committed to their destination.");
+    sample(out, "bitsd_sessions_completed_total", "", sessions_completed_.load(relaxed));
+    header(out, "bitsd_sessions_cancelled_total", "counter", "Sessions cancelled by their client.");
+    sample(out, "bitsd_sessions_cancelled_total", "", sessions_cancelled_.load(relaxed));
+    header(out, "bitsd_sessions_expired_total", "counter", "Sessions and tombstones removed by the expiry sweep.");
+    sample(out, "bitsd_sessions_expired_total", "", sessions_expired_.load(relaxed));
+    // Delivery metrics (issue 7) are rendered here.
+}
+
+}  // namespace bitsd::server

@@ -1,0 +1,87 @@
+#pragma once
+// The daemon's counters for Prometheus (/metrics on the admin listener). Lock-free: every
+// counter is a relaxed std::atomic, incremented by one-line hooks in the connection, the upload
+// service and the sweep; nothing on a request's path allocates or takes a lock. Rendering (a
+// scrape) reads the atomics one by one: a scrape may see one request's counters half updated,
+// which Prometheus tolerates (counters only grow).
+//
+// One registry per process (global()): the counters describe the process, and the hooks sit in
+// code (connections, the sweep) that should not carry a reference for them. Tests build their
+// own instance.
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace bitsd::server {
+
+// The packet type a request is counted under. `other` is anything that is not a BITS packet
+// bitsd could read: a bad header, a URL outside the upload prefixes, another method, GET /.
+enum class request_kind : std::uint8_t {
+    ping, create_session, fragment, close_session, cancel_session, other
+};
+inline constexpr std::size_t request_kind_count = 6;
+const char* to_label(request_kind kind) noexcept;
+
+// Session counts by state, read from the store at scrape time (the gauge).
+struct session_counts {
+    std::uint64_t receiving = 0, committing = 0, closed = 0, cancelled = 0;
+};
+
+class metrics {
+public:
+    // Upper bounds of the fragment latency histogram, seconds (+Inf is implicit).
+    static constexpr std::array<double, 14> latency_bounds{
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+    static metrics& global() noexcept;
+
+    void count_request(request_kind kind, unsigned status) noexcept {
+        if (status < min_status || status > max_status) status = max_status;
+        requests_[static_cast<std::size_t>(kind)][status - min_status].fetch_add(1, std::memory_order_relaxed);
+    }
+    void add_bytes_received(std::uint64_t bytes) noexcept { bytes_received_.fetch_add(bytes, relaxed); }
+    void observe_fragment(std::chrono::steady_clock::duration took) noexcept;
+    void connection_opened() noexcept {
+        connections_open_.fetch_add(1, relaxed);
+        connections_total_.fetch_add(1, relaxed);
+    }
+    void connection_closed() noexcept { connections_open_.fetch_sub(1, relaxed); }
+    void session_created() noexcept { sessions_created_.fetch_add(1, relaxed); }
+    void session_completed() noexcept { sessions_completed_.fetch_add(1, relaxed); }
+    void session_cancelled() noexcept { sessions_cancelled_.fetch_add(1, relaxed); }
+    void session_expired() noexcept { sessions_expired_.fetch_add(1, relaxed); }
+
+    std::uint64_t requests(request_kind kind, unsigned status) const noexcept;
+    std::int64_t connections_open() const noexcept { return connections_open_.load(relaxed); }
+
+    // The Prometheus text exposition format (version 0.0.4), appended to `out`. `sessions`
+    // is the store's count by state, taken by the caller (it reads the disk).
+    void render(std::string& out, const session_counts& sessions, const std::string& version) const;
+
+private:
+    static constexpr auto relaxed = std::memory_order_relaxed;
+    static constexpr unsigned min_status = 100;
+    static constexpr unsigned max_status = 599;
+    using counter = std::atomic<std::uint64_t>;
+
+    // Indexed by status - 100: exact codes without a map or a lock (24 KiB in all).
+    std::array<std::array<counter, max_status - min_status + 1>, request_kind_count> requests_{};
+    counter bytes_received_{0};
+    std::array<counter, latency_bounds.size() + 1> latency_buckets_{};  // not cumulative; last = +Inf
+    counter latency_sum_us_{0};
+    counter latency_count_{0};
+    std::atomic<std::int64_t> connections_open_{0};
+    counter connections_total_{0};
+    counter sessions_created_{0};
+    counter sessions_completed_{0};
+    counter sessions_cancelled_{0};
+    counter sessions_expired_{0};
+    // Delivery (issue 7) adds its counters here (deliveries attempted/succeeded/failed/dead,
+    // outbox depth), with hooks in delivery/ and lines in render().
+};
+
+}  // namespace bitsd::server
