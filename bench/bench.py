@@ -187,6 +187,10 @@ class Bitsd:
             "threads": 0,
             # info: the `listening on` line is logged at info (one line per session otherwise).
             "log_level": "info",
+            # Every bench client comes from 127.0.0.1: the per-client caps would measure
+            # themselves (10,000 idle connections from one address), not the server.
+            "limits": {"max_connections": 1000000, "max_connections_per_client": 0,
+                       "max_open_sessions_per_client": 0, "create_sessions_per_minute_per_client": 0},
         }
         cfg.update(extra or {})
         with open(self.config, "w") as f:

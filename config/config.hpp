@@ -2,6 +2,9 @@
 // One immutable, validated configuration value: what bitsd was told to do, from its embedded
 // defaults, a JSON file (--config) and CLI flags, in that order of precedence (flags win).
 
+#include "config/abuse_limits.hpp"
+#include "config/auth_settings.hpp"
+
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -26,6 +29,11 @@ struct upload_prefix {
     bool allow_nested_destination = false;
     std::uint64_t max_upload_size = 0;       // bytes; 0 = no limit
     std::uint64_t session_timeout_s = 1209600;  // 14 days, as IIS's BITSSessionTimeout
+    // Open sessions one principal (without authentication: one client address) may hold under
+    // this prefix, as IIS's BITSNumberOfSessionsLimit; beyond it Create-Session is refused
+    // (403, fatal for the job). 0 = no limit.
+    std::uint64_t max_sessions_per_user = 0;
+    auth_settings auth;  // who may upload here (default: anyone)
 };
 
 // The folders bitsd itself keeps inside data_dir (the session store; later an outbox). A
@@ -54,6 +62,7 @@ struct settings {
     std::uint64_t cleanup_interval_s = 3600;      // how often expired sessions are swept
     unsigned threads = 0;                         // I/O threads; 0 = one per core
     log_level level = log_level::info;
+    abuse_limits limits;                          // "limits": connection, session and disk caps
 };
 
 // A configuration error: one message naming the key (e.g. "uploads[0].url_prefix: must start

@@ -1,6 +1,8 @@
 #include "config/json_reader.hpp"
 
 #include "config/duplicate_key_detector.hpp"
+#include "config/auth_reader.hpp"
+#include "config/limits_reader.hpp"
 #include "config/listen_list.hpp"
 
 #include <nlohmann/json.hpp>
@@ -216,6 +218,10 @@ std::optional<config_error> read_upload(const json& value, const std::string& pa
             error = read_uint(field, key_path, 0, UINT64_MAX, upload.max_upload_size);
         } else if (key == "session_timeout_s") {
             error = read_seconds(field, key_path, 1, upload.session_timeout_s);
+        } else if (key == "max_sessions_per_user") {
+            error = read_uint(field, key_path, 0, UINT64_MAX, upload.max_sessions_per_user);
+        } else if (key == "auth") {
+            error = read_auth(field, key_path, upload.auth);
         } else {
             return error_at(path, "unknown key " + json_quoted(key));
         }
@@ -290,6 +296,8 @@ std::optional<config_error> read_document(const json& doc, settings& s) {
             error = read_threads(value, key, s.threads);
         } else if (key == "log_level") {
             error = read_log_level(value, key, s.level);
+        } else if (key == "limits") {
+            error = read_limits(value, key, s.limits);
         } else {
             return config_error{"unknown key " + json_quoted(key)};
         }

@@ -1,6 +1,7 @@
 // bitsd: wiring only. Command line -> config -> daemon.
 
 #include "config/command_line.hpp"
+#include "main/passwd_command.hpp"
 #include "server/daemon.hpp"
 #include "server/journal_stream.hpp"
 
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <string_view>
 
 namespace {
 
@@ -30,6 +32,7 @@ spdlog::level::level_enum to_spdlog(bitsd::config::log_level level) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc >= 2 && std::string_view(argv[1]) == "passwd") return bitsd::main::run_passwd(argc - 1, argv + 1);
     auto parsed = bitsd::config::parse_command_line(argc, argv);
     switch (parsed.action) {
     case bitsd::config::command_action::exit_ok:

@@ -50,8 +50,9 @@ public:
     using timer_type = boost::asio::basic_waitable_timer<
         std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, executor_type>;
 
+    // `ticket`: this connection's place under limits.max_connections (its client's address).
     http_connection(socket_type&& socket, upload_service& service, blocking_pool& blocking,
-                    connection_limits limits);
+                    connection_limits limits, connection_ticket ticket);
     ~http_connection();
 
     void run();
@@ -111,6 +112,7 @@ private:
     upload_service& service_;
     blocking_pool& blocking_;
     connection_limits limits_;
+    connection_ticket ticket_;  // counted while the connection lives; names the client
     phase phase_ = phase::header;
     bool header_started_ = false;  // a byte of this request arrived: read_timeout_s runs
     std::uint64_t timer_generation_ = 0;  // a timer completion of an older arming is stale

@@ -34,6 +34,7 @@ private:
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::steady_timer retry_timer_;
     std::chrono::steady_clock::time_point last_warning_{};
+    std::chrono::steady_clock::time_point last_refusal_warning_{};  // connections over the limits
     upload_service& service_;
     blocking_pool& blocking_;
     connection_limits limits_;

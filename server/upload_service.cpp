@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <memory>
 #include <system_error>
@@ -43,6 +45,21 @@ protocol::outcome<T> failed(protocol::rejection failure) {
     return result;
 }
 
+// How long a session may stay open at most: a session nobody closes stops counting against
+// its client (limits.max_open_sessions_per_client) after this.
+std::chrono::seconds longest_session_timeout(const config::settings& settings) {
+    std::uint64_t longest = 0;
+    for (const auto& upload : settings.uploads) longest = std::max(longest, upload.session_timeout_s);
+    if (longest == 0) longest = config::upload_prefix{}.session_timeout_s;
+    return std::chrono::seconds(static_cast<std::int64_t>(longest));
+}
+
+std::vector<std::uint64_t> sessions_per_user(const config::settings& settings) {
+    std::vector<std::uint64_t> out;
+    for (const auto& upload : settings.uploads) out.push_back(upload.max_sessions_per_user);
+    return out;
+}
+
 }  // namespace
 
 protocol::engine_settings engine_settings_from(const config::settings& settings) {
@@ -54,7 +71,9 @@ protocol::engine_settings engine_settings_from(const config::settings& settings)
 }
 
 upload_service::upload_service(const config::settings& settings, storage::session_store& store)
-    : settings_(settings), store_(store), engine_(engine_settings_from(settings)) {
+    : settings_(settings), store_(store), engine_(engine_settings_from(settings)),
+      admission_(settings.limits, longest_session_timeout(settings), sessions_per_user(settings)),
+      reserve_(settings.data_dir, settings.limits.min_free_disk_bytes, settings.limits.min_free_inodes) {
     for (const auto& upload : settings.uploads) {
         prefixes_.push_back(upload.url_prefix);
         protocol::upload_rules rules;
@@ -62,6 +81,11 @@ upload_service::upload_service(const config::settings& settings, storage::sessio
         rules.max_upload_size = upload.max_upload_size;
         rules.session_timeout_s = upload.session_timeout_s;
         rules_.push_back(rules);
+        // Throws at start-up when a credentials file cannot be used.
+        authenticators_.push_back(
+            upload.auth.type == config::auth_type::none
+                ? nullptr
+                : std::make_unique<authenticator>(upload.auth, "uploads[" + std::to_string(rules_.size() - 1) + "].auth"));
     }
 }
 
@@ -120,6 +144,7 @@ protocol::response upload_service::ping(const protocol::packet& ping) { return e
 
 protocol::response upload_service::create_session(const protocol::packet& create,
                                                   const protocol::upload_location& where) {
+    if (const auto ec = reserve_.check()) return reject({ec, {}}, create.sent_session_id);
     const storage::destination destination = destination_of(where);
     // Probed as the commit will resolve it: beneath destination_dir, no link followed.
     storage::destination_status status = storage::destination_status::missing;
@@ -144,6 +169,7 @@ protocol::response upload_service::create_session(const protocol::packet& create
     metadata.target = where.path;
     metadata.destination = destination.joined().string();  // for logs and tools only
     metadata.created_unix = now_unix();
+    metadata.owner = create.principal;
     if (const auto ec = store_.create(metadata)) {
         return reject(from_storage(ec, "create", metadata.id), create.sent_session_id);
     }
@@ -159,7 +185,9 @@ protocol::outcome<storage::session_info> upload_service::find(const protocol::pa
     bool found = false;
     if (request.session_id_valid) {
         ec = store_.info(*request.session_id, info);
-        found = !ec;
+        // Another principal's session is, for this request, a session that does not exist:
+        // the same answer after the same lookup, so nothing tells the two apart.
+        found = !ec && (info.metadata.owner.empty() || info.metadata.owner == request.principal);
         if (ec && ec != storage::storage_errc::session_not_found &&
             ec != storage::storage_errc::corrupt_metadata) {
             return failed<storage::session_info>(from_storage(ec, "lookup", request.session_id));
@@ -223,6 +251,11 @@ protocol::outcome<fragment_transfer> upload_service::begin_fragment(
     if (!info) return failed<fragment_transfer>(info.failure);
     auto plan = engine_.decide_fragment(fragment, view, rules_[where.prefix_index]);
     if (!plan) return failed<fragment_transfer>(plan.failure);
+    // Bytes to store while the disk is in its reserve: come back later (a duplicate is still
+    // acknowledged, it costs nothing).
+    if (plan.value->write > 0) {
+        if (const auto ec = reserve_.check()) return failed<fragment_transfer>({ec, {}});
+    }
 
     fragment_transfer transfer;
     transfer.plan = *plan.value;

@@ -8,6 +8,9 @@
 
 #include "config/config.hpp"
 #include "protocol/engine.hpp"
+#include "server/admission_control.hpp"
+#include "server/authenticator.hpp"
+#include "server/disk_reserve.hpp"
 #include "protocol/upload_path.hpp"
 #include "storage/session_locks.hpp"
 #include "storage/session_store.hpp"
@@ -34,6 +37,11 @@ public:
     const protocol::engine& engine() const noexcept { return engine_; }
     storage::session_locks& locks() noexcept { return locks_; }
     const std::vector<std::string>& url_prefixes() const noexcept { return prefixes_; }
+    admission_control& admission() noexcept { return admission_; }
+    // The prefix's authenticator; nullptr when anyone may upload there ("auth" none).
+    const authenticator* authenticator_for(std::size_t prefix) const noexcept {
+        return prefix < authenticators_.size() ? authenticators_[prefix].get() : nullptr;
+    }
 
     protocol::response ping(const protocol::packet& ping);
     protocol::response create_session(const protocol::packet& create,
@@ -76,6 +84,9 @@ private:
     protocol::engine engine_;
     std::vector<std::string> prefixes_;
     std::vector<protocol::upload_rules> rules_;
+    admission_control admission_;  // config "limits": connections, sessions per client
+    disk_reserve reserve_;         // config "limits": free bytes and inodes kept on data_dir
+    std::vector<std::unique_ptr<authenticator>> authenticators_;  // by prefix; null = none
 };
 
 // Converts the configured limits into the engine's settings.

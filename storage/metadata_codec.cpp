@@ -33,6 +33,7 @@ std::error_code encode_metadata(const session_metadata& metadata, std::string& o
         {"state", to_string(metadata.state)},
         {"created_unix", metadata.created_unix},
     };
+    if (!metadata.owner.empty()) object["owner"] = metadata.owner;
     try {
         out = object.dump(2);
     } catch (const json::type_error&) {
@@ -83,6 +84,9 @@ std::error_code decode_metadata(std::string_view text, session_metadata& out) {
         return corrupt;
     }
     metadata.created_unix = created->get<std::int64_t>();
+
+    // Optional: sessions stored before owners were recorded have none.
+    if (object.contains("owner") && !read_string(object, "owner", metadata.owner)) return corrupt;
 
     out = std::move(metadata);
     return {};

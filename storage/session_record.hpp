@@ -29,6 +29,9 @@ struct session_metadata {
     std::optional<std::uint64_t> total;  // file size, known from the first fragment
     session_state state = session_state::receiving;
     std::int64_t created_unix = 0;       // seconds since the epoch
+    // The principal that created the session; only it may use the session. "" (sessions stored
+    // before owners were recorded) = anyone.
+    std::string owner;
 };
 
 // Metadata plus what is derived from the durable bytes themselves.

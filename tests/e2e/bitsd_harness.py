@@ -53,6 +53,11 @@ SESSION_ID_RE = re.compile(
     r"^\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}$")
 LISTENING_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
+# The config's "limits" with every cap off (max_connections cannot be 0: as high as it goes).
+NO_LIMITS = {"max_connections": 1000000, "max_connections_per_client": 0,
+             "max_open_sessions_per_client": 0, "create_sessions_per_minute_per_client": 0,
+             "min_free_disk_bytes": 0, "min_free_inodes": 0}
+
 READY_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 
@@ -265,6 +270,10 @@ class Server:
             "fsync": fsync,
             "max_fragment_size": max_fragment_size,
             "uploads": [up],
+            # Every test client comes from 127.0.0.1 and the disk-full tests fill small file
+            # systems on purpose: the abuse limits are off unless a test sets "limits" itself
+            # (test_limits_e2e.py does).
+            "limits": dict(NO_LIMITS),
         }
         if host_id is not None:
             self.config["host_id"] = host_id
