@@ -194,6 +194,10 @@ class Bitsd:
             # As nginx here (access_log off): no line per request, no admin port to collide on.
             "access_log_level": "off",
             "admin_listen": "off",
+            # Every bench client comes from 127.0.0.1: the per-client caps would measure
+            # themselves (10,000 idle connections from one address), not the server.
+            "limits": {"max_connections": 1000000, "max_connections_per_client": 0,
+                       "max_open_sessions_per_client": 0, "create_sessions_per_minute_per_client": 0},
         }
         cfg.update(extra or {})
         with open(self.config, "w") as f:

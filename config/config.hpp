@@ -2,6 +2,9 @@
 // One immutable, validated configuration value: what bitsd was told to do, from its embedded
 // defaults, a JSON file (--config) and CLI flags, in that order of precedence (flags win).
 
+#include "config/abuse_limits.hpp"
+#include "config/auth_settings.hpp"
+
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -48,6 +51,11 @@ struct upload_prefix {
     std::uint64_t max_upload_size = 0;       // bytes; 0 = no limit
     std::uint64_t session_timeout_s = 1209600;  // 14 days, as IIS's BITSSessionTimeout
     notification_settings notification;
+    // Open sessions one principal (without authentication: one client address) may hold under
+    // this prefix, as IIS's BITSNumberOfSessionsLimit; beyond it Create-Session is refused
+    // (403, fatal for the job). 0 = no limit.
+    std::uint64_t max_sessions_per_user = 0;
+    auth_settings auth;  // who may upload here (default: anyone)
 };
 
 // The folders bitsd itself keeps inside data_dir (the session store; later an outbox). A
@@ -87,6 +95,7 @@ struct settings {
     std::optional<listen_endpoint> admin_listen = listen_endpoint{"127.0.0.1", 9090};
     log_format format = log_format::text;         // "log_format": one line of text or JSON
     log_level access_log_level = log_level::info;  // one line per request at this level
+    abuse_limits limits;                          // "limits": connection, session and disk caps
 };
 
 // A configuration error: one message naming the key (e.g. "uploads[0].url_prefix: must start

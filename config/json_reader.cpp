@@ -1,6 +1,8 @@
 #include "config/json_reader.hpp"
 
 #include "config/duplicate_key_detector.hpp"
+#include "config/auth_reader.hpp"
+#include "config/limits_reader.hpp"
 #include "config/listen_list.hpp"
 #include "config/operations_keys.hpp"
 #include "protocol/notification.hpp"
@@ -339,6 +341,10 @@ std::optional<config_error> read_upload(const json& value, const std::string& pa
             error = read_seconds(field, key_path, 1, upload.session_timeout_s);
         } else if (key == "notification") {
             error = read_notification(field, key_path, upload.notification);
+        } else if (key == "max_sessions_per_user") {
+            error = read_uint(field, key_path, 0, UINT64_MAX, upload.max_sessions_per_user);
+        } else if (key == "auth") {
+            error = read_auth(field, key_path, upload.auth);
         } else {
             return error_at(path, "unknown key " + json_quoted(key));
         }
@@ -415,6 +421,8 @@ std::optional<config_error> read_document(const json& doc, settings& s) {
             error = read_threads(value, key, s.threads);
         } else if (key == "log_level") {
             error = read_log_level(value, key, s.level);
+        } else if (key == "limits") {
+            error = read_limits(value, key, s.limits);
         } else {
             bool known = false;
             error = read_operations_key(key, value, s, known);

@@ -7,6 +7,7 @@
 #include "main/probe.hpp"
 #include "main/sessions_command.hpp"
 #include "server/access_log.hpp"
+#include "main/passwd_command.hpp"
 #include "server/daemon.hpp"
 #include "server/json_log_formatter.hpp"
 #include "server/journal_stream.hpp"
@@ -22,6 +23,7 @@
 
 int main(int argc, char** argv) {
     if (argc > 1 && std::string(argv[1]) == "deliveries") return bitsd::cli::run_deliveries_command(argc, argv);
+    if (argc > 1 && std::string(argv[1]) == "passwd") return bitsd::main::run_passwd(argc - 1, argv + 1);
     if (argc > 1 && std::string(argv[1]) == "sessions") return bitsd::cli::sessions_command(argc - 1, argv + 1);
     auto parsed = bitsd::config::parse_command_line(argc, argv);
     switch (parsed.action) {

@@ -68,6 +68,18 @@ row row_for(bits_errc e) noexcept {
     case bits_errc::session_busy:
         return {"the session is busy with another request",
                 {503, http_e_status_service_unavail, context_server}};
+    case bits_errc::low_on_space:
+        return {"the server is low on disk space; try again later",
+                {503, http_e_status_service_unavail, context_server}};
+    case bits_errc::too_many_sessions:
+        return {"too many sessions from this client; try again later",
+                {503, http_e_status_service_unavail, context_server}};
+    case bits_errc::user_session_limit:
+        return {"this user holds the most sessions the upload prefix allows",
+                {403, e_accessdenied, context_server}};
+    case bits_errc::unauthorized: return {"authentication required", {401, 0, 0}};
+    case bits_errc::access_denied:
+        return {"not allowed to upload here", {403, e_accessdenied, context_server}};
     }
     return {"internal server error", {500, e_fail, context_server}};
 }

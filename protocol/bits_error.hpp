@@ -67,6 +67,30 @@ enum class bits_errc {
     // session is busy (another request holds it past busy_timeout_s, or its commit is still
     // running). Transient for Windows: the client retries later, nothing is lost.
     session_busy,
+
+    // 503 + HTTP_E_STATUS_SERVICE_UNAVAIL, context 0x5, Retry-After: 60: the free space or free
+    // inodes of data_dir are below limits.min_free_disk_bytes / limits.min_free_inodes. New
+    // sessions and fragments wait (transient for Windows); everything stored is kept.
+    low_on_space,
+
+    // 503 + HTTP_E_STATUS_SERVICE_UNAVAIL, context 0x5, Retry-After: 10: this client creates
+    // sessions faster than limits.create_sessions_per_minute_per_client, or already holds
+    // limits.max_open_sessions_per_client. Transient: the job retries later.
+    too_many_sessions,
+
+    // 403 + E_ACCESSDENIED (0x80070005), context 0x5: the principal already holds
+    // max_sessions_per_user open sessions under this upload prefix (IIS's
+    // BITSNumberOfSessionsLimit). Fatal for the job, as IIS's limit is: retrying cannot help
+    // until the user's other jobs finish.
+    user_session_limit,
+
+    // 401 with WWW-Authenticate (added by server/), no BITS headers: no or wrong credentials
+    // for an upload prefix with "auth". The Windows client answers the challenge and resends.
+    unauthorized,
+
+    // 403 + E_ACCESSDENIED (0x80070005), context 0x5: a trusted-header prefix reached other
+    // than through a trusted proxy, or without the user header. Fatal for the job.
+    access_denied,
 };
 
 const std::error_category& bits_category() noexcept;

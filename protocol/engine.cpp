@@ -49,7 +49,7 @@ outcome<T> succeed(T value) {
 }
 
 bool is_plain_http(const std::error_code& ec) noexcept {
-    return ec == bits_errc::not_found || ec == bits_errc::method_not_allowed;
+    return ec == bits_errc::not_found || ec == bits_errc::method_not_allowed || ec == bits_errc::unauthorized;
 }
 
 }  // namespace
@@ -308,6 +308,8 @@ response engine::error_response(const rejection& failure,
     // A transient answer: when to try again. Windows waits its own retry delay anyway
     // (MinimumRetryDelay); other clients get a hint.
     if (failure.error == bits_errc::session_busy) r.headers.emplace_back("Retry-After", "5");
+    if (failure.error == bits_errc::low_on_space) r.headers.emplace_back("Retry-After", "60");
+    if (failure.error == bits_errc::too_many_sessions) r.headers.emplace_back("Retry-After", "10");
     // The body of a too-large fragment is never read, so the connection cannot be reused.
     r.close_connection = failure.error == bits_errc::fragment_too_large;
     return r;

@@ -66,6 +66,10 @@ struct packet {
     bool session_id_valid = false;          // the header held a well-formed GUID
     std::optional<content_range> range;     // Fragment only
     std::string protocol;                   // Create-Session only: the chosen protocol GUID
+    // Who sent it: the authenticated user, or without authentication the client's address
+    // (server/admission_control::client_of). Set by server/, never parsed from the request.
+    // A session belongs to the principal that created it.
+    std::string principal;
 };
 
 // Settings that shape answers (from config, fixed for the engine's life).

@@ -73,14 +73,19 @@ struct daemon::impl {
     no_delivery_scheduler scheduler;
     std::unique_ptr<delivery_coordinator> delivery;
     std::unique_ptr<reply_server> replies;
+    std::shared_ptr<admission_control> admission;
     std::unique_ptr<live_service> live;
     connection_registry registry;
     std::unique_ptr<config_reloader> reloader;
 
     // An upload_service for `settings`, with delivery attached: every generation is built here.
+    // The admission control ("limits") is the daemon's too: its counts outlive a reload, which
+    // only gives it new limits, once the new generation was built (a refused reload changes none).
     std::shared_ptr<upload_service> make_service(std::shared_ptr<const config::settings> next) {
-        auto service = std::make_shared<upload_service>(std::move(next), *store, locks);
+        if (!admission) admission = make_admission(*next);
+        auto service = std::make_shared<upload_service>(next, *store, locks, admission);
         if (delivery && delivery->any_enabled()) service->attach_delivery(delivery.get(), replies.get());
+        apply_admission(*admission, *next);
         return service;
     }
 

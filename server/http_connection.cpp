@@ -110,7 +110,8 @@ connection_limits limits_of(const config::settings& s) {
     return limits;
 }
 
-http_connection::http_connection(socket_type&& socket, const connection_shared& shared)
+http_connection::http_connection(socket_type&& socket, const connection_shared& shared,
+                                 connection_ticket ticket)
     : stream_(std::move(socket)),
       timer_(stream_.get_executor()),
       buffer_(header_limit),
@@ -118,7 +119,8 @@ http_connection::http_connection(socket_type&& socket, const connection_shared& 
       service_(shared.services.current()),
       blocking_(shared.blocking),
       registry_(shared.registry),
-      limits_(limits_of(service_->settings())) {
+      limits_(limits_of(service_->settings())),
+      ticket_(std::move(ticket)) {
     beast::error_code ignored;
     peer_ = stream_.socket().remote_endpoint(ignored);
     metrics::global().connection_opened();
@@ -281,6 +283,25 @@ void http_connection::handle_request() {
     }
     location_ = std::move(routed.location);
 
+    // Who is asking: the prefix's authentication, before anything else (Ping included: NTLM-
+    // style clients authenticate on it). Without auth, the client's address.
+    std::string principal = ticket_.client();
+    if (const auto* auth = service_->authenticator_for(location_.prefix_index)) {
+        beast::error_code ignored;
+        const auto verdict = auth->check(
+            field(req, "Authorization"),
+            auth->user_header_name().empty() ? std::nullopt : field(req, auth->user_header_name()),
+            stream_.socket().remote_endpoint(ignored).address());
+        if (verdict.result != auth_verdict::kind::allowed) {
+            const bool challenge = verdict.result == auth_verdict::kind::challenge;
+            auto refusal = service_->reject({challenge ? bits_errc::unauthorized : bits_errc::access_denied, {}},
+                                           echo_session_id_);
+            if (challenge) refusal.headers.emplace_back("WWW-Authenticate", auth->challenge());
+            return finish_request(std::move(refusal));  // a body is drained or the connection closed
+        }
+        principal = verdict.principal;
+    }
+
     auto parsed = service_->engine().parse(view);
     if (!parsed) {
         if (spdlog::should_log(spdlog::level::debug)) {
@@ -290,12 +311,17 @@ void http_connection::handle_request() {
         return finish_request(service_->reject(parsed.failure, echo_session_id_));
     }
     packet_ = std::move(parsed.value);
+    packet_->principal = std::move(principal);
     echo_session_id_ = packet_->sent_session_id;
 
     switch (packet_->kind) {
     case protocol::packet_kind::ping:
         return finish_request(service_->ping(*packet_));  // no disk: answered right here
     case protocol::packet_kind::create_session:
+        if (const auto refused = service_.admission().allow_create(ticket_.client(), packet_->principal,
+                                                                   location_.prefix_index, clock::now())) {
+            return finish_request(service_.reject({refused, {}}, echo_session_id_));
+        }
         return run_blocking(
             phase::blocking, blocking_.executor(),
             [service = service_, packet = *packet_, where = location_] {
@@ -639,6 +665,10 @@ void http_connection::finish_request(protocol::response response) {
     // The answer is known. Release the session before writing: the next request of this
     // session may be waiting on another connection.
     release_session();
+    if (packet_) {
+        service_.admission().observe(ticket_.client(), packet_->principal, location_.prefix_index, *packet_,
+                                     response, clock::now());
+    }
     if (body_left_ == 0) return do_write(std::move(response));
     if (!response.close_connection && !expects_continue_ && body_left_ <= drain_limit &&
         keep_alive_) {

@@ -63,7 +63,8 @@ public:
     using timer_type = boost::asio::basic_waitable_timer<
         std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, executor_type>;
 
-    http_connection(socket_type&& socket, const connection_shared& shared);
+    // `ticket`: this connection's place under limits.max_connections (its client's address).
+    http_connection(socket_type&& socket, const connection_shared& shared, connection_ticket ticket);
     ~http_connection();
 
     void run();
@@ -140,6 +141,7 @@ private:
     connection_registry& registry_;
     std::optional<connection_registry::entry> registered_;
     connection_limits limits_;
+    connection_ticket ticket_;  // counted while the connection lives; names the client
     phase phase_ = phase::header;
     bool header_started_ = false;  // a byte of this request arrived: read_timeout_s runs
     std::uint64_t timer_generation_ = 0;  // a timer completion of an older arming is stale

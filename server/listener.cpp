@@ -59,8 +59,23 @@ void listener::on_accept(beast::error_code ec, http_connection::socket_type sock
     }
     if (!ec) {
         beast::error_code ignored;
-        socket.set_option(net::ip::tcp::no_delay(true), ignored);
-        std::make_shared<http_connection>(std::move(socket), shared_)->run();
+        const auto peer = socket.remote_endpoint(ignored);
+        auto ticket = ignored ? connection_ticket{}
+                              : shared_.services.current()->admission().admit(admission_control::client_of(peer.address()));
+        if (!ticket) {
+            // Over limits.max_connections or its client's share: closed at once, before a
+            // byte is read, so a flood of connections costs a descriptor for an instant.
+            const auto now = std::chrono::steady_clock::now();
+            if (!ignored && now - last_refusal_warning_ >= std::chrono::seconds(10)) {
+                spdlog::warn("connection from {} refused: connection limit reached (limits.max_connections, "
+                             "limits.max_connections_per_client)", peer.address().to_string());
+                last_refusal_warning_ = now;
+            }
+            socket.close(ignored);
+        } else {
+            socket.set_option(net::ip::tcp::no_delay(true), ignored);
+            std::make_shared<http_connection>(std::move(socket), shared_, std::move(ticket))->run();
+        }
     }
     do_accept();
 }

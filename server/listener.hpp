@@ -35,6 +35,7 @@ private:
     boost::asio::steady_timer retry_timer_;
     std::chrono::steady_clock::time_point last_warning_{};
     connection_shared shared_;
+    std::chrono::steady_clock::time_point last_refusal_warning_{};  // connections over the limits
 };
 
 }  // namespace bitsd::server

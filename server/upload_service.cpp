@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <memory>
 #include <system_error>
@@ -44,7 +46,38 @@ protocol::outcome<T> failed(protocol::rejection failure) {
     return result;
 }
 
+// How long a session may stay open at most: a session nobody closes stops counting against
+// its client (limits.max_open_sessions_per_client) after this.
+std::chrono::seconds longest_session_timeout(const config::settings& settings) {
+    std::uint64_t longest = 0;
+    for (const auto& upload : settings.uploads) longest = std::max(longest, upload.session_timeout_s);
+    if (longest == 0) longest = config::upload_prefix{}.session_timeout_s;
+    return std::chrono::seconds(static_cast<std::int64_t>(longest));
+}
+
+std::vector<std::uint64_t> sessions_per_user(const config::settings& settings) {
+    std::vector<std::uint64_t> out;
+    for (const auto& upload : settings.uploads) out.push_back(upload.max_sessions_per_user);
+    return out;
+}
+
+std::vector<std::string> prefix_names(const config::settings& settings) {
+    std::vector<std::string> out;
+    for (const auto& upload : settings.uploads) out.push_back(upload.url_prefix);
+    return out;
+}
+
 }  // namespace
+
+std::shared_ptr<admission_control> make_admission(const config::settings& settings) {
+    return std::make_shared<admission_control>(settings.limits, longest_session_timeout(settings),
+                                               sessions_per_user(settings), prefix_names(settings));
+}
+
+void apply_admission(admission_control& admission, const config::settings& settings) {
+    admission.apply(settings.limits, longest_session_timeout(settings), sessions_per_user(settings),
+                    prefix_names(settings));
+}
 
 protocol::engine_settings engine_settings_from(const config::settings& settings) {
     protocol::engine_settings e;
@@ -55,9 +88,12 @@ protocol::engine_settings engine_settings_from(const config::settings& settings)
 }
 
 upload_service::upload_service(std::shared_ptr<const config::settings> settings,
-                               storage::session_store& store, storage::session_locks& locks)
+                               storage::session_store& store, storage::session_locks& locks,
+                               std::shared_ptr<admission_control> admission)
     : settings_holder_(std::move(settings)), settings_(*settings_holder_), store_(store), locks_(locks),
-      engine_(engine_settings_from(settings_)) {
+      engine_(engine_settings_from(settings_)),
+      admission_(admission ? std::move(admission) : make_admission(settings_)),
+      reserve_(settings_.data_dir, settings_.limits.min_free_disk_bytes, settings_.limits.min_free_inodes) {
     for (const auto& upload : settings_.uploads) {
         prefixes_.push_back(upload.url_prefix);
         protocol::upload_rules rules;
@@ -65,6 +101,11 @@ upload_service::upload_service(std::shared_ptr<const config::settings> settings,
         rules.max_upload_size = upload.max_upload_size;
         rules.session_timeout_s = upload.session_timeout_s;
         rules_.push_back(rules);
+        // Throws at start-up when a credentials file cannot be used.
+        authenticators_.push_back(
+            upload.auth.type == config::auth_type::none
+                ? nullptr
+                : std::make_unique<authenticator>(upload.auth, "uploads[" + std::to_string(rules_.size() - 1) + "].auth"));
     }
 }
 
@@ -123,6 +164,7 @@ protocol::response upload_service::ping(const protocol::packet& ping) { return e
 
 protocol::response upload_service::create_session(const protocol::packet& create,
                                                   const protocol::upload_location& where) {
+    if (const auto ec = reserve_.check()) return reject({ec, {}}, create.sent_session_id);
     const storage::destination destination = destination_of(where);
     // Probed as the commit will resolve it: beneath destination_dir, no link followed.
     storage::destination_status status = storage::destination_status::missing;
@@ -147,6 +189,7 @@ protocol::response upload_service::create_session(const protocol::packet& create
     metadata.target = where.path;
     metadata.destination = destination.joined().string();  // for logs and tools only
     metadata.created_unix = now_unix();
+    metadata.owner = create.principal;
     if (const auto ec = store_.create(metadata)) {
         return reject(from_storage(ec, "create", metadata.id), create.sent_session_id);
     }
@@ -163,7 +206,9 @@ protocol::outcome<storage::session_info> upload_service::find(const protocol::pa
     bool found = false;
     if (request.session_id_valid) {
         ec = store_.info(*request.session_id, info);
-        found = !ec;
+        // Another principal's session is, for this request, a session that does not exist:
+        // the same answer after the same lookup, so nothing tells the two apart.
+        found = !ec && (info.metadata.owner.empty() || info.metadata.owner == request.principal);
         if (ec && ec != storage::storage_errc::session_not_found &&
             ec != storage::storage_errc::corrupt_metadata) {
             return failed<storage::session_info>(from_storage(ec, "lookup", request.session_id));
@@ -273,6 +318,11 @@ protocol::outcome<fragment_transfer> upload_service::begin_fragment(
     if (!info) return failed<fragment_transfer>(info.failure);
     auto plan = engine_.decide_fragment(fragment, view, rules_[where.prefix_index]);
     if (!plan) return failed<fragment_transfer>(plan.failure);
+    // Bytes to store while the disk is in its reserve: come back later (a duplicate is still
+    // acknowledged, it costs nothing).
+    if (plan.value->write > 0) {
+        if (const auto ec = reserve_.check()) return failed<fragment_transfer>({ec, {}});
+    }
 
     fragment_transfer transfer;
     transfer.plan = *plan.value;

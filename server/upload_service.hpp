@@ -8,6 +8,9 @@
 
 #include "config/config.hpp"
 #include "protocol/engine.hpp"
+#include "server/admission_control.hpp"
+#include "server/authenticator.hpp"
+#include "server/disk_reserve.hpp"
 #include "protocol/upload_path.hpp"
 #include "server/delivery_coordinator.hpp"
 #include "storage/session_locks.hpp"
@@ -35,11 +38,13 @@ class reply_server;
 
 // Immutable per configuration: a reload (SIGHUP) builds a new one from the new settings and
 // swaps it in (live_service); a request keeps the one it started with until it ends. The store
-// and the session locks outlive every generation and are shared by all of them.
+// and the session locks outlive every generation and are shared by all of them, and so does the
+// admission control when one is given (the daemon's: connection and session counts must outlive
+// a reload; apply() gives it the new limits). Without one the service counts on its own.
 class upload_service {
 public:
     upload_service(std::shared_ptr<const config::settings> settings, storage::session_store& store,
-                   storage::session_locks& locks);
+                   storage::session_locks& locks, std::shared_ptr<admission_control> admission = nullptr);
 
     const config::settings& settings() const noexcept { return settings_; }
     const protocol::engine& engine() const noexcept { return engine_; }
@@ -54,6 +59,11 @@ public:
     delivery_coordinator* delivery() const noexcept { return delivery_; }
     reply_server* replies() const noexcept { return replies_; }
     const std::vector<std::string>& url_prefixes() const noexcept { return prefixes_; }
+    admission_control& admission() noexcept { return *admission_; }
+    // The prefix's authenticator; nullptr when anyone may upload there ("auth" none).
+    const authenticator* authenticator_for(std::size_t prefix) const noexcept {
+        return prefix < authenticators_.size() ? authenticators_[prefix].get() : nullptr;
+    }
 
     protocol::response ping(const protocol::packet& ping);
     protocol::response create_session(const protocol::packet& create,
@@ -108,7 +118,15 @@ private:
     std::vector<protocol::upload_rules> rules_;
     delivery_coordinator* delivery_ = nullptr;
     reply_server* replies_ = nullptr;
+    std::shared_ptr<admission_control> admission_;  // config "limits": connections, sessions per client
+    disk_reserve reserve_;         // config "limits": free bytes and inodes kept on data_dir
+    std::vector<std::unique_ptr<authenticator>> authenticators_;  // by prefix; null = none
 };
+
+// The admission control of `settings` ("limits", max_sessions_per_user), and a reload's update
+// of a running one.
+std::shared_ptr<admission_control> make_admission(const config::settings& settings);
+void apply_admission(admission_control& admission, const config::settings& settings);
 
 // Converts the configured limits into the engine's settings.
 protocol::engine_settings engine_settings_from(const config::settings& settings);

@@ -126,6 +126,7 @@ std::error_code encode_metadata(const session_metadata& metadata, std::string& o
     if (metadata.delivery.state != delivery_state::none) {
         object["delivery"] = encode_delivery(metadata.delivery);
     }
+    if (!metadata.owner.empty()) object["owner"] = metadata.owner;
     try {
         out = object.dump(2);
     } catch (const json::type_error&) {
@@ -180,6 +181,8 @@ std::error_code decode_metadata(std::string_view text, session_metadata& out) {
     // Absent in metadata written before delivery existed: state none.
     const auto delivery = object.find("delivery");
     if (delivery != object.end() && !decode_delivery(*delivery, metadata.delivery)) return corrupt;
+    // Optional: sessions stored before owners were recorded have none.
+    if (object.contains("owner") && !read_string(object, "owner", metadata.owner)) return corrupt;
 
     out = std::move(metadata);
     return {};

@@ -75,6 +75,9 @@ struct session_metadata {
     session_state state = session_state::receiving;
     std::int64_t created_unix = 0;       // seconds since the epoch
     delivery_record delivery;            // state none without a notification
+    // The principal that created the session; only it may use the session. "" (sessions stored
+    // before owners were recorded) = anyone.
+    std::string owner;
 };
 
 // Metadata plus what is derived from the durable bytes themselves.

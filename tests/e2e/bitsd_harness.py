@@ -54,6 +54,11 @@ SESSION_ID_RE = re.compile(
 LISTENING_RE = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 ADMIN_RE = re.compile(r"admin interface on http://127\.0\.0\.1:(\d+)/")
 
+# The config's "limits" with every cap off (max_connections cannot be 0: as high as it goes).
+NO_LIMITS = {"max_connections": 1000000, "max_connections_per_client": 0,
+             "max_open_sessions_per_client": 0, "create_sessions_per_minute_per_client": 0,
+             "min_free_disk_bytes": 0, "min_free_inodes": 0}
+
 READY_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 
@@ -271,6 +276,10 @@ class Server:
             "shutdown_timeout_s": 2,
             # Any free port: a fixed one (the default 9090) would collide between tests.
             "admin_listen": "127.0.0.1:0",
+            # Every test client comes from 127.0.0.1 and the disk-full tests fill small file
+            # systems on purpose: the abuse limits are off unless a test sets "limits" itself
+            # (test_limits_e2e.py does).
+            "limits": dict(NO_LIMITS),
         }
         if host_id is not None:
             self.config["host_id"] = host_id

@@ -182,11 +182,11 @@ TEST_CASE("protocol: fragment_ack carries BITS-Received-Content-Range", "[protoc
 }
 
 TEST_CASE("protocol: error Acks for every BITS error", "[protocol][engine][ack]") {
-    // Every enumerator (the enum is dense from 1 to session_busy) except the two plain
-    // HTTP answers, which have their own test case.
-    const int value = GENERATE(range(1, static_cast<int>(bits_errc::session_busy) + 1));
+    // Every enumerator (the enum is dense from 1 to access_denied) except the plain HTTP
+    // answers (404, 405, 401), which have their own test cases.
+    const int value = GENERATE(range(1, static_cast<int>(bits_errc::access_denied) + 1));
     const auto e = static_cast<bits_errc>(value);
-    if (e == bits_errc::not_found || e == bits_errc::method_not_allowed) return;
+    if (e == bits_errc::not_found || e == bits_errc::method_not_allowed || e == bits_errc::unauthorized) return;
     const std::error_code ec = e;
     CAPTURE(ec.message());
     const error_answer answer = answer_for(ec);
@@ -239,6 +239,9 @@ TEST_CASE("protocol: error Acks carry the exact values of the Decisions table", 
         {bits_errc::disk_full, 500, "0x80070070"},
         {bits_errc::internal_error, 500, "0x80004005"},
         {bits_errc::session_busy, 503, "0x801901F7"},
+        {bits_errc::low_on_space, 503, "0x801901F7"},
+        {bits_errc::too_many_sessions, 503, "0x801901F7"},
+        {bits_errc::user_session_limit, 403, "0x80070005"},
     }));
     CAPTURE(c.code);
     const auto r = eng.error_response(make_error_code(c.error), std::optional<std::string>(sid));
@@ -247,8 +250,19 @@ TEST_CASE("protocol: error Acks carry the exact values of the Decisions table", 
     CHECK(header(r, "BITS-Error") == std::optional<std::string>(c.code));
     CHECK(header(r, "BITS-Error-Context") == std::optional<std::string>("0x5"));
     CHECK(header(r, "BITS-Session-Id") == std::optional<std::string>(sid));
-    // Only the transient busy answer says when to come back.
-    CHECK(count_header(r, "Retry-After") == (c.error == bits_errc::session_busy ? 1u : 0u));
+    // Only the transient 503 answers say when to come back.
+    CHECK(count_header(r, "Retry-After") == (c.status == 503 ? 1u : 0u));
+}
+
+TEST_CASE("protocol: the transient refusals say when to come back", "[protocol][engine][ack]") {
+    // A busy session frees up in seconds; a full disk needs an administrator; a client over
+    // its session rate gets its next token within seconds.
+    CHECK(header(eng.error_response(make_error_code(bits_errc::session_busy), std::nullopt), "Retry-After") ==
+          std::optional<std::string>("5"));
+    CHECK(header(eng.error_response(make_error_code(bits_errc::low_on_space), std::nullopt), "Retry-After") ==
+          std::optional<std::string>("60"));
+    CHECK(header(eng.error_response(make_error_code(bits_errc::too_many_sessions), std::nullopt),
+                 "Retry-After") == std::optional<std::string>("10"));
 }
 
 TEST_CASE("protocol: a resync rejection is a 416 Ack with the offset and no error",
@@ -342,4 +356,12 @@ TEST_CASE("protocol: a parse failure turns into the right error Ack end to end",
     CHECK(header(r2, "BITS-Error-Context") == std::optional<std::string>("0x5"));
     CHECK(count_header(r2, "BITS-Session-Id") == 0);
     CHECK_FALSE(r2.close_connection);
+}
+
+TEST_CASE("protocol: a 401 is plain HTTP (server/ adds WWW-Authenticate)", "[protocol][engine][ack]") {
+    const auto r = eng.error_response(make_error_code(bits_errc::unauthorized), std::optional<std::string>(sid));
+    CHECK(r.status == 401);
+    CHECK(count_header(r, "BITS-Packet-Type") == 0);
+    CHECK(count_header(r, "BITS-Error") == 0);
+    CHECK_FALSE(r.close_connection);
 }

@@ -1,0 +1,26 @@
+#pragma once
+// The "limits" object of the configuration: what one client, or all of them together, may cost
+// the server before it says no (issue 9). Every limit is checked before work is done, and every
+// refusal is transient for a Windows client (503 + Retry-After) or a closed connection.
+
+#include <cstdint>
+
+namespace bitsd::config {
+
+struct abuse_limits {
+    // Open connections, all clients together. Beyond it new connections are closed at once.
+    std::uint64_t max_connections = 10000;
+    // Open connections of one client address (an IPv6 client: its /64). 0 = no limit.
+    std::uint64_t max_connections_per_client = 256;
+    // Sessions one client address has created and not yet closed or cancelled, counted while
+    // bitsd runs (a restart forgets them). 0 = no limit.
+    std::uint64_t max_open_sessions_per_client = 1000;
+    // Create-Session requests per minute and client address, with bursts of as many. 0 = no limit.
+    std::uint64_t create_sessions_per_minute_per_client = 600;
+    // Below this many free bytes (or free inodes) on data_dir's file system, new sessions and
+    // fragments are refused with 503 + Retry-After; Close-Session and Cancel-Session still run.
+    std::uint64_t min_free_disk_bytes = 256ull * 1024 * 1024;
+    std::uint64_t min_free_inodes = 10000;
+};
+
+}  // namespace bitsd::config

@@ -1,0 +1,65 @@
+#include "config/limits_reader.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+
+namespace bitsd::config {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string shown(const json& value) {
+    if (value.is_object()) return "an object";
+    if (value.is_array()) return "an array";
+    std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (text.size() > 40) text = text.substr(0, 37) + "...";
+    return text;
+}
+
+// Integers only, as everywhere in the file: 1.0, "5", true and negative numbers are refused.
+std::optional<config_error> read_count(const json& value, const std::string& path, std::uint64_t min,
+                                       std::uint64_t& out) {
+    if (!value.is_number_unsigned() || value.get<std::uint64_t>() < min) {
+        return config_error{path + ": expected " +
+                            (min == 0 ? "a non-negative integer" : "a positive integer") + ", got " +
+                            shown(value)};
+    }
+    out = value.get<std::uint64_t>();
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<config_error> read_limits(const json& value, const std::string& path, abuse_limits& out) {
+    if (!value.is_object()) return config_error{path + ": expected an object, got " + shown(value)};
+    abuse_limits limits = out;
+    for (const auto& item : value.items()) {
+        const std::string& key = item.key();
+        const std::string key_path = path + "." + key;
+        std::optional<config_error> error;
+        if (key == "max_connections") {
+            // 0 would refuse every connection: a typo, not a configuration.
+            error = read_count(item.value(), key_path, 1, limits.max_connections);
+        } else if (key == "max_connections_per_client") {
+            error = read_count(item.value(), key_path, 0, limits.max_connections_per_client);
+        } else if (key == "max_open_sessions_per_client") {
+            error = read_count(item.value(), key_path, 0, limits.max_open_sessions_per_client);
+        } else if (key == "create_sessions_per_minute_per_client") {
+            error = read_count(item.value(), key_path, 0, limits.create_sessions_per_minute_per_client);
+        } else if (key == "min_free_disk_bytes") {
+            error = read_count(item.value(), key_path, 0, limits.min_free_disk_bytes);
+        } else if (key == "min_free_inodes") {
+            error = read_count(item.value(), key_path, 0, limits.min_free_inodes);
+        } else {
+            return config_error{path + ": unknown key " +
+                                json(key).dump(-1, ' ', false, json::error_handler_t::replace)};
+        }
+        if (error) return error;
+    }
+    out = limits;
+    return std::nullopt;
+}
+
+}  // namespace bitsd::config

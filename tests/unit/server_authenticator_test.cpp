@@ -1,0 +1,135 @@
+// authenticator (issue 9, authentication): Basic against crypt(3) hashes, trusted-header from
+// trusted proxies only, and the credentials file checks at start-up.
+
+#include "server/authenticator.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <crypt.h>
+
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+using bitsd::server::auth_verdict;
+using bitsd::server::authenticator;
+namespace cfg = bitsd::config;
+
+namespace {
+
+std::string hash_of(const char* password, const char* method) {
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    REQUIRE(crypt_gensalt_rn(method, 0, nullptr, 0, setting, sizeof setting) != nullptr);
+    crypt_data data{};
+    const char* hash = crypt_rn(password, setting, &data, sizeof data);
+    REQUIRE(hash != nullptr);
+    return hash;
+}
+
+std::string basic(const std::string& user_colon_password) {
+    // Fixed encodings of the few strings the cases use.
+    if (user_colon_password == "alice:pw") return "Basic YWxpY2U6cHc=";
+    if (user_colon_password == "alice:px") return "Basic YWxpY2U6cHg=";
+    if (user_colon_password == "bob:pw") return "Basic Ym9iOnB3";
+    if (user_colon_password == "carol:pw") return "Basic Y2Fyb2w6cHc=";
+    FAIL("no encoding for " << user_colon_password);
+    return {};
+}
+
+cfg::auth_settings basic_settings(const std::filesystem::path& file) {
+    cfg::auth_settings s;
+    s.type = cfg::auth_type::basic;
+    s.credentials_file = file;
+    s.realm = "R";
+    s.allow_basic_without_tls = true;
+    return s;
+}
+
+const auto loopback = boost::asio::ip::make_address("127.0.0.1");
+
+}  // namespace
+
+TEST_CASE("authenticator: Basic against yescrypt and sha512-crypt hashes", "[server][auth]") {
+    bitsd::test::temp_dir dir;
+    {
+        std::ofstream f(dir / "users");
+        f << "# users\n\nalice:" << hash_of("pw", "$y$") << "\nbob:" << hash_of("pw", "$6$") << "\n";
+    }
+    const authenticator auth(basic_settings(dir / "users"), "uploads[0].auth");
+    CHECK(auth.challenge() == "Basic realm=\"R\", charset=\"UTF-8\"");
+    auto v = auth.check(basic("alice:pw"), std::nullopt, loopback);
+    CHECK(v.result == auth_verdict::kind::allowed);
+    CHECK(v.principal == "user:alice");
+    CHECK(auth.check(basic("bob:pw"), std::nullopt, loopback).principal == "user:bob");
+    CHECK(auth.check("basic YWxpY2U6cHc=", std::nullopt, loopback).result == auth_verdict::kind::allowed);
+    for (const char* wrong : {"Basic YWxpY2U6cHg=", "Basic Y2Fyb2w6cHc=", "Basic YWxpY2U6cHc", "Basic !!!!",
+                              "Basic YWxpY2U=", "Bearer YWxpY2U6cHc=", "Basic", ""}) {
+        CAPTURE(wrong);
+        CHECK(auth.check(std::string_view(wrong), std::nullopt, loopback).result == auth_verdict::kind::challenge);
+    }
+    CHECK(auth.check(std::nullopt, std::nullopt, loopback).result == auth_verdict::kind::challenge);
+}
+
+TEST_CASE("authenticator: an unusable credentials file stops start-up, naming the key", "[server][auth]") {
+    bitsd::test::temp_dir dir;
+    const auto refused = [&](const std::string& content, const std::string& why) {
+        std::ofstream(dir / "users", std::ios::trunc) << content;
+        try {
+            authenticator auth(basic_settings(dir / "users"), "uploads[2].auth");
+            FAIL("accepted: " << content);
+        } catch (const std::runtime_error& e) {
+            const std::string message = e.what();
+            CHECK(message.rfind("uploads[2].auth.credentials_file: ", 0) == 0);
+            CHECK(message.find(why) != std::string::npos);
+        }
+    };
+    refused("alice:pw\n", "not a crypt(3) hash");
+    refused("alice:$1$salt$hash\n", "not a crypt(3) hash");  // MD5-crypt: legacy
+    refused("alice\n", "expected \"user:hash\"");
+    refused(":" + hash_of("pw", "$y$") + "\n", "expected \"user:hash\"");
+    refused("a:" + hash_of("pw", "$y$") + "\na:" + hash_of("pw", "$y$") + "\n", "listed twice");
+    CHECK_THROWS_AS(authenticator(basic_settings(dir / "missing"), "k"), std::runtime_error);
+}
+
+TEST_CASE("authenticator: reload swaps the credentials, keeps them on failure", "[server][auth]") {
+    bitsd::test::temp_dir dir;
+    std::ofstream(dir / "users") << "alice:" << hash_of("pw", "$y$") << "\n";
+    authenticator auth(basic_settings(dir / "users"), "k");
+    std::ofstream(dir / "users", std::ios::trunc) << "bob:" << hash_of("pw", "$y$") << "\n";
+    std::string error;
+    REQUIRE(auth.reload(error));
+    CHECK(auth.check(basic("bob:pw"), std::nullopt, loopback).result == auth_verdict::kind::allowed);
+    CHECK(auth.check(basic("alice:pw"), std::nullopt, loopback).result == auth_verdict::kind::challenge);
+    std::ofstream(dir / "users", std::ios::trunc) << "bob:plaintext\n";
+    CHECK_FALSE(auth.reload(error));
+    CHECK(error.find("not a crypt(3) hash") != std::string::npos);
+    CHECK(auth.check(basic("bob:pw"), std::nullopt, loopback).result == auth_verdict::kind::allowed);
+}
+
+TEST_CASE("authenticator: trusted-header only from trusted proxies", "[server][auth]") {
+    cfg::auth_settings s;
+    s.type = cfg::auth_type::trusted_header;
+    s.header = "X-Remote-User";
+    s.trusted_proxies = {"10.0.0.0/8", "192.0.2.7", "2001:db8::/32"};
+    const authenticator auth(s, "k");
+    using boost::asio::ip::make_address;
+    CHECK(auth.user_header_name() == "X-Remote-User");
+    const auto v = auth.check(std::nullopt, std::string_view("carol"), make_address("10.1.2.3"));
+    CHECK(v.result == auth_verdict::kind::allowed);
+    CHECK(v.principal == "user:carol");
+    CHECK(auth.check(std::nullopt, std::string_view("carol"), make_address("192.0.2.7")).result ==
+          auth_verdict::kind::allowed);
+    CHECK(auth.check(std::nullopt, std::string_view("carol"), make_address("2001:db8:5::1")).result ==
+          auth_verdict::kind::allowed);
+    CHECK(auth.check(std::nullopt, std::string_view("carol"), make_address("::ffff:10.9.9.9")).result ==
+          auth_verdict::kind::allowed);
+    for (const char* outsider : {"11.0.0.1", "192.0.2.8", "2001:db9::1", "127.0.0.1"}) {
+        CAPTURE(outsider);
+        CHECK(auth.check(std::nullopt, std::string_view("carol"), make_address(outsider)).result ==
+              auth_verdict::kind::forbidden);
+    }
+    CHECK(auth.check(std::nullopt, std::nullopt, make_address("10.1.2.3")).result == auth_verdict::kind::forbidden);
+    CHECK(auth.check(std::nullopt, std::string_view("  "), make_address("10.1.2.3")).result ==
+          auth_verdict::kind::forbidden);
+}
