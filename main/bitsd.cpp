@@ -1,6 +1,7 @@
 // bitsd: wiring only. Command line -> config -> daemon.
 
 #include "config/command_line.hpp"
+#include "server/console_stop.hpp"
 #include "server/daemon.hpp"
 #include "server/journal_stream.hpp"
 
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
     spdlog::set_level(to_spdlog(parsed.config.level));
     spdlog::flush_on(spdlog::level::info);
 
+    bitsd::server::install_console_stop_handler();  // Windows: Ctrl-Break, close, shutdown
     try {
         bitsd::server::daemon daemon(std::move(parsed.config));
         return daemon.run();
