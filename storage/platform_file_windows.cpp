@@ -389,13 +389,45 @@ std::error_code move(at from, at to, DWORD flags) noexcept {
 
 }  // namespace
 
-std::error_code rename_replace(at from, at to) noexcept { return move(from, to, MOVEFILE_REPLACE_EXISTING); }
+std::error_code rename_replace(at from, at to) noexcept {
+    std::error_code ec = move(from, to, MOVEFILE_REPLACE_EXISTING);
+    if (ec != std::errc::permission_denied) return ec;
+    // MoveFileEx never replaces a directory; rename(2) replaces an empty one, and the store
+    // relies on that (a session directory left empty by an interrupted remove). Remove the
+    // empty target, then move without replacing: a directory that is not empty stays
+    // (directory_not_empty), and one created in between wins (file_exists).
+    try {
+        const std::filesystem::path source = full_path(from);
+        const std::filesystem::path target = full_path(to);
+        const DWORD source_attributes = ::GetFileAttributesW(source.c_str());
+        const DWORD target_attributes = ::GetFileAttributesW(target.c_str());
+        const auto is_directory = [](DWORD a) {
+            return a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY) && !(a & FILE_ATTRIBUTE_REPARSE_POINT);
+        };
+        if (!is_directory(source_attributes) || !is_directory(target_attributes)) return ec;
+        if (!::RemoveDirectoryW(target.c_str())) return last_error();
+    } catch (...) {
+        return std::make_error_code(std::errc::not_enough_memory);
+    }
+    return move(from, to, 0);
+}
 
 // Without MOVEFILE_REPLACE_EXISTING the move itself refuses an existing target
-// (ERROR_ALREADY_EXISTS): atomic, no link-then-unlink needed.
-std::error_code rename_no_replace(at from, at to) noexcept { return move(from, to, 0); }
+// (ERROR_ALREADY_EXISTS): atomic, no link-then-unlink needed. The check before it is for wine,
+// whose MoveFileEx is rename(2): that "succeeds" without doing anything when both names are
+// links of one file (an interrupted link+unlink commit), where Windows refuses.
+std::error_code rename_no_replace(at from, at to) noexcept {
+    try {
+        if (::GetFileAttributesW(full_path(to).c_str()) != INVALID_FILE_ATTRIBUTES) {
+            return std::make_error_code(std::errc::file_exists);
+        }
+    } catch (...) {
+        return std::make_error_code(std::errc::not_enough_memory);
+    }
+    return move(from, to, 0);
+}
 
-std::error_code link_no_replace(at from, at to) noexcept { return move(from, to, 0); }
+std::error_code link_no_replace(at from, at to) noexcept { return rename_no_replace(from, to); }
 
 std::error_code remove_file(at where) noexcept {
     try {
