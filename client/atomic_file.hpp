@@ -1,7 +1,8 @@
 #pragma once
 // Replaces a small file atomically: write a temp file beside it, fsync, rename over the old
 // one, fsync the directory. A crash leaves the old content or the new one, never a mix.
-// POSIX in atomic_file_posix.cpp (Windows: FlushFileBuffers + MoveFileEx to come).
+// POSIX in atomic_file_posix.cpp; Windows in atomic_file_windows.cpp (FlushFileBuffers +
+// MoveFileExW with MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH).
 
 #include <filesystem>
 #include <string_view>

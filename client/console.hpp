@@ -1,6 +1,7 @@
 #pragma once
 // Whether progress goes to a terminal (a redrawn bar) or to a log (plain lines), and how wide
-// the terminal is. POSIX in console_posix.cpp.
+// the terminal is. POSIX in console_posix.cpp, Windows in
+// console_windows.cpp.
 
 namespace bitsd::client {
 

@@ -70,6 +70,9 @@ parsed_options parse_options(int argc, const char* const* argv) {
                  "Create-Session, fragments, Close-Session), resumably.",
                  "bits-upload"};
     app.footer(footer);
+    // CLI11 reads "/name" as an option on Windows by default: a path such as /tmp/a.bin (or a
+    // Z:-less path under wine) would never reach FILE. bits-upload's options are "--name" only.
+    app.allow_windows_style_options(false);
     app.get_formatter()->column_width(30);
 
     std::string fragment_size_text = "8MiB";

@@ -1,10 +1,9 @@
 #include "client/request_builder.hpp"
 
-#include <openssl/evp.h>
+#include <boost/beast/core/detail/base64.hpp>
 
 #include <algorithm>
 #include <cctype>
-#include <vector>
 
 namespace bitsd::client {
 namespace {
@@ -28,12 +27,12 @@ std::string basic_authorization(std::string_view user, std::string_view password
     std::string plain;
     plain.reserve(user.size() + 1 + password.size());
     plain.append(user).append(":").append(password);
-    std::vector<unsigned char> encoded(4 * ((plain.size() + 2) / 3) + 1);
-    const int n = EVP_EncodeBlock(encoded.data(),
-                                  reinterpret_cast<const unsigned char*>(plain.data()),
-                                  static_cast<int>(plain.size()));
-    return "Basic " + std::string(reinterpret_cast<const char*>(encoded.data()),
-                                  static_cast<std::size_t>(n));
+    // Beast's encoder (compiled once in server/asio_beast_src.cpp): no OpenSSL needed for this,
+    // so the Windows build has none.
+    namespace base64 = boost::beast::detail::base64;
+    std::string encoded(base64::encoded_size(plain.size()), '\0');
+    encoded.resize(base64::encode(encoded.data(), plain.data(), plain.size()));
+    return "Basic " + encoded;
 }
 
 std::string content_name_for(std::string_view file_name) {

@@ -1,7 +1,7 @@
 #pragma once
 // The file being uploaded, opened read-only. Fragments are read at their offsets (pread), so the
 // upload can jump back and forth when the server resyncs. POSIX lives in source_file_posix.cpp;
-// a Windows counterpart (ReadFile with an OVERLAPPED offset) comes with the Windows build.
+// Windows in source_file_windows.cpp (ReadFile with an OVERLAPPED offset).
 
 #include <cstddef>
 #include <cstdint>
@@ -38,7 +38,11 @@ public:
     std::error_code read_at(std::uint64_t offset, char* buffer, std::size_t n) const;
 
 private:
+#ifdef _WIN32
+    void* handle_ = nullptr;  // a HANDLE (ReadFile at an OVERLAPPED offset): source_file_windows.cpp
+#else
     int fd_ = -1;
+#endif
 };
 
 }  // namespace bitsd::client

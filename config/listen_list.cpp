@@ -78,8 +78,10 @@ std::optional<listen_endpoint> parse_listen(const std::string& text, std::string
             return std::nullopt;
         }
         boost::system::error_code ec;
-        boost::asio::ip::make_address_v4(host, ec);
-        if (ec) {
+        const auto address = boost::asio::ip::make_address_v4(host, ec);
+        // Only the dotted quad as written: Windows' parser also takes the legacy forms
+        // ("1.2.3" is 1.2.0.3 there), so a config would bind elsewhere than on Linux.
+        if (ec || address.to_string() != host) {
             // Host names are refused on purpose: a name may resolve to several addresses,
             // or to different ones tomorrow; a listener binds one address.
             why = "\"" + host + "\" is not an IP address (host names are not accepted)";

@@ -8,6 +8,7 @@
 #include "main/sessions_command.hpp"
 #include "server/access_log.hpp"
 #include "main/passwd_command.hpp"
+#include "server/console_stop.hpp"
 #include "server/daemon.hpp"
 #include "server/json_log_formatter.hpp"
 #include "server/journal_stream.hpp"
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
     spdlog::flush_on(spdlog::level::info);
     bitsd::server::access_log::configure(parsed.config.format, parsed.config.access_log_level);
 
+    bitsd::server::install_console_stop_handler();  // Windows: Ctrl-Break, close, shutdown
     try {
         bitsd::server::daemon daemon(std::move(parsed.config));
         // SIGHUP: the same file and flags again, validated as at start-up.

@@ -18,7 +18,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <sys/socket.h>
 
 namespace bitsd::server {
 namespace {
@@ -361,10 +360,13 @@ void http_connection::wait_for_lock() {
 void http_connection::on_lock_watch(beast::error_code ec) {
     if (phase_ != phase::lock || ec == net::error::operation_aborted) return;
     if (!ec) {
+        // A peek through Asio (the socket is non-blocking since run()): the same on Windows.
         char byte;
-        const auto n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n > 0) return;  // the body (or a next request) is coming: the deadline decides
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        beast::error_code peek_ec;
+        const auto n = stream_.socket().receive(net::buffer(&byte, 1), net::socket_base::message_peek, peek_ec);
+        if (!peek_ec && n > 0) return;  // the body (or a next request) is coming: the deadline decides
+        if (peek_ec == net::error::would_block || peek_ec == net::error::try_again ||
+            peek_ec == net::error::interrupted) {
             stream_.socket().async_wait(net::socket_base::wait_read,
                                         [self = shared_from_this(), g = ++wait_generation_](beast::error_code e) {
                                             if (g == self->wait_generation_) self->on_lock_watch(e);

@@ -8,8 +8,10 @@
 #include <memory>
 #include <string>
 
+#ifndef _WIN32
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 namespace bitsd::server {
 
@@ -46,10 +48,14 @@ bool stderr_is_journal() {
     if (value == nullptr) return false;
     const auto id = parse_journal_stream(value);
     if (!id) return false;
+#ifdef _WIN32
+    return false;  // no journald on Windows
+#else
     struct stat st {};
     if (::fstat(STDERR_FILENO, &st) != 0) return false;
     return static_cast<unsigned long long>(st.st_dev) == id->device &&
            static_cast<unsigned long long>(st.st_ino) == id->inode;
+#endif
 }
 
 int syslog_priority(spdlog::level::level_enum level) {

@@ -15,7 +15,14 @@ listener::listener(io_context_pool& pool, const net::ip::tcp::endpoint& endpoint
     : pool_(pool), acceptor_(pool.main_context()), retry_timer_(pool.main_context()),
       shared_(shared) {
     acceptor_.open(endpoint.protocol());
+#ifdef _WIN32
+    // On Windows SO_REUSEADDR lets another process bind the same port (and steal connections):
+    // the port is ours alone, and a restart never waits for TIME_WAIT there anyway.
+    using exclusive_address_use = net::detail::socket_option::boolean<SOL_SOCKET, SO_EXCLUSIVEADDRUSE>;
+    acceptor_.set_option(exclusive_address_use(true));
+#else
     acceptor_.set_option(net::socket_base::reuse_address(true));
+#endif
     if (endpoint.address().is_v6()) acceptor_.set_option(net::ip::v6_only(true));
     acceptor_.bind(endpoint);
     acceptor_.listen(net::socket_base::max_listen_connections);

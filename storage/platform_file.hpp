@@ -22,20 +22,36 @@ namespace bitsd::storage::platform {
 // them where they matter, e.g. before renaming a freshly written file into place).
 class file_handle {
 public:
+#ifdef _WIN32
+    using native_type = std::intptr_t;  // a HANDLE; -1 is INVALID_HANDLE_VALUE
+#else
+    using native_type = int;  // a file descriptor
+#endif
     file_handle() noexcept = default;
-    explicit file_handle(int fd) noexcept : fd_(fd) {}
+    explicit file_handle(native_type fd) noexcept : fd_(fd) {}
+#ifdef _WIN32
+    // Windows has no openat(2): a directory's handle keeps its path, and the *_at calls reach
+    // names by that path while the handle (opened without FILE_SHARE_DELETE) keeps the
+    // directory from being renamed, deleted or replaced by a link underneath.
+    file_handle(native_type handle, std::filesystem::path path) noexcept
+        : fd_(handle), path_(std::move(path)) {}
+    const std::filesystem::path& path() const noexcept { return path_; }
+#endif
     ~file_handle();
     file_handle(file_handle&& other) noexcept;
     file_handle& operator=(file_handle&& other) noexcept;
     file_handle(const file_handle&) = delete;
     file_handle& operator=(const file_handle&) = delete;
 
-    bool is_open() const noexcept { return fd_ >= 0; }
-    int native() const noexcept { return fd_; }
+    bool is_open() const noexcept { return fd_ != -1; }
+    native_type native() const noexcept { return fd_; }
     std::error_code close() noexcept;
 
 private:
-    int fd_ = -1;
+    native_type fd_ = -1;
+#ifdef _WIN32
+    std::filesystem::path path_;
+#endif
 };
 
 enum class open_mode {
@@ -51,9 +67,16 @@ file_handle open_file(const std::filesystem::path& path, open_mode mode, std::er
 
 // A name relative to an open directory, for the *_at calls below. `dir` null means "relative
 // to the working directory", i.e. `name` is used as an ordinary path.
+// A name given as a std::string is UTF-8 (URL segments are): converted with u8path, so Windows
+// sees the same characters (a plain std::filesystem::path(std::string) uses the ANSI code page
+// there).
 struct at {
+    at(const file_handle* d, const std::filesystem::path& n) : dir(d), name(n) {}
+    at(const file_handle* d, const std::string& n) : dir(d), name(std::filesystem::u8path(n)) {}
+    at(const file_handle* d, const char* n) : dir(d), name(std::filesystem::u8path(n)) {}
+
     const file_handle* dir;
-    const std::filesystem::path& name;
+    std::filesystem::path name;
 };
 
 // open_file relative to a directory; the final name is never followed either.

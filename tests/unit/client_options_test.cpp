@@ -54,6 +54,15 @@ TEST_CASE("client options: FILE URL and the defaults", "[client][options]") {
     CHECK_FALSE(p.values.state.has_value());
 }
 
+// On Windows CLI11 took "/tmp/a.bin" for a Windows-style option ("URL is required"): the
+// bits-upload.exe e2e test under wine failed so before options.cpp turned that off.
+TEST_CASE("client options: a FILE that starts with a slash is a file on every platform", "[client][options]") {
+    const auto p = parse({"/tmp/a.bin", "http://h/f"});
+    INFO(p.output);
+    REQUIRE(p.action == options_action::run);
+    CHECK(p.values.file == "/tmp/a.bin");
+}
+
 TEST_CASE("client options: every flag", "[client][options]") {
     const auto p = parse({"--fragment-size", "1MiB", "--user", "u", "--password", "p", "--netrc",
                           "/n", "--reply", "r.out", "--state", "s.json", "--retries", "3",
@@ -143,12 +152,13 @@ TEST_CASE("client options: where the credentials come from", "[client][options]"
         const auto path = std::filesystem::temp_directory_path() /
                           ("bits-upload-netrc-" + std::to_string(rd()));
         std::ofstream(path) << "machine h login nu password np\n";
-        const auto p = parse({"--netrc", path.c_str(), "f", "http://h:81/f"});
+        const std::string path_text = path.string();  // c_str() is wchar_t on Windows
+        const auto p = parse({"--netrc", path_text.c_str(), "f", "http://h:81/f"});
         const auto c = resolve_credentials(p.values, error);
         REQUIRE(c.has_value());
         CHECK(c->user == "nu");
         CHECK(c->password == "np");
-        const auto other = parse({"--netrc", path.c_str(), "f", "http://other/f"});
+        const auto other = parse({"--netrc", path_text.c_str(), "f", "http://other/f"});
         CHECK_FALSE(resolve_credentials(other.values, error).has_value());
         CHECK_THAT(error, Catch::Contains("no entry for other"));
         std::filesystem::remove(path);

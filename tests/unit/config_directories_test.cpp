@@ -146,7 +146,9 @@ TEST_CASE("a destination equal to data_dir or containing it is refused", "[confi
 }
 
 #ifndef _WIN32
-TEST_CASE("overlap with data_dir is found through symlinked spellings", "[config]") {
+// [posix]: wine 8.0 cannot create symbolic links (CreateSymbolicLinkW: "Function not implemented");
+// README "Windows": a real Windows host must run this one.
+TEST_CASE("overlap with data_dir is found through symlinked spellings", "[config][posix]") {
     temp_dir scratch;
     fs::create_directories(scratch.path() / "real" / "data");
     fs::create_directory_symlink(scratch.path() / "real", scratch.path() / "link");

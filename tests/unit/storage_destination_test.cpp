@@ -53,13 +53,21 @@ std::map<std::string, std::string> snapshot(const fs::path& root) {
 }
 
 bool same_device(const fs::path& a, const fs::path& b) {
+#ifndef _WIN32
     struct stat sa {}, sb {};
     return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev;
+#else
+    (void)a;
+    (void)b;
+    return true;  // no /dev/shm to cross to
+#endif
 }
 
 }  // namespace
 
-TEST_CASE("platform: open_directory_beneath never follows a link", "[storage][destination]") {
+// [posix]: wine 8.0 cannot create symbolic links (CreateSymbolicLinkW: "Function not implemented");
+// README "Windows": a real Windows host must run this one.
+TEST_CASE("platform: open_directory_beneath never follows a link", "[storage][destination][posix]") {
     const auto how = GENERATE(platform::resolution::automatic, platform::resolution::per_name);
     CAPTURE(how == platform::resolution::automatic ? "openat2" : "per name");
     temp_dir dir;
@@ -92,7 +100,9 @@ TEST_CASE("platform: open_directory_beneath never follows a link", "[storage][de
     }
 }
 
-TEST_CASE("platform: session files are opened without following a link", "[storage][destination]") {
+// [posix]: wine 8.0 cannot create symbolic links (CreateSymbolicLinkW: "Function not implemented");
+// README "Windows": a real Windows host must run this one.
+TEST_CASE("platform: session files are opened without following a link", "[storage][destination][posix]") {
     temp_dir dir;
     temp_dir outside;
     write_file(outside / "target", "outside");
@@ -106,8 +116,10 @@ TEST_CASE("platform: session files are opened without following a link", "[stora
     CHECK(read_file(outside / "target") == "outside");
 }
 
+// [posix]: wine 8.0 cannot create symbolic links (CreateSymbolicLinkW: "Function not implemented");
+// README "Windows": a real Windows host must run this one.
 TEST_CASE("destination: probe reports what a commit would meet, never following links",
-          "[storage][destination]") {
+          "[storage][destination][posix]") {
     temp_dir dir;
     temp_dir outside;
     write_file(outside / "x", "precious");
@@ -138,8 +150,10 @@ TEST_CASE("destination: probe reports what a commit would meet, never following 
     CHECK(probe_destination(destination{dir.path(), {}}, status) == std::errc::invalid_argument);
 }
 
+// [posix]: wine 8.0 cannot create symbolic links (CreateSymbolicLinkW: "Function not implemented");
+// README "Windows": a real Windows host must run this one.
 TEMPLATE_TEST_CASE("store: commit never follows a link in the destination tree",
-                   "[storage][destination]", filesystem_factory, memory_factory) {
+                   "[storage][destination][posix]", filesystem_factory, memory_factory) {
     const bool overwrite = GENERATE(false, true);
     CAPTURE(overwrite);
     temp_dir dir;
@@ -273,6 +287,7 @@ TEST_CASE("filesystem store: an abandoned temporary copy is deleted", "[storage]
         REQUIRE_FALSE(store->remove(id, nullptr));
         CHECK(fs::exists(leftover));
     }
+#ifndef _WIN32  // a symbolic link: see the [posix] tests above
     SECTION("a removal whose destination directory is gone or linked succeeds") {
         fs::remove_all(root / "sub");
         fs::create_directory_symlink(dir.path(), root / "sub");
@@ -280,6 +295,7 @@ TEST_CASE("filesystem store: an abandoned temporary copy is deleted", "[storage]
         REQUIRE_FALSE(store->remove(id, &to));
         CHECK(fs::exists(dir / temporary_name(id)));
     }
+#endif
     if (fs::exists(root / "sub") && !fs::is_symlink(root / "sub")) {
         CHECK(read_file(others) == "another session's copy in progress");
     }
