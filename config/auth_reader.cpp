@@ -4,6 +4,8 @@
 #include <boost/asio/ip/network_v4.hpp>
 #include <boost/asio/ip/network_v6.hpp>
 
+#include "config/json_value_text.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace bitsd::config {
@@ -14,18 +16,6 @@ using json = nlohmann::json;
 
 constexpr std::size_t max_realm_length = 200;
 constexpr std::size_t max_header_length = 100;
-
-std::string shown(const json& value) {
-    if (value.is_object()) return "an object";
-    if (value.is_array()) return "an array";
-    std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-    if (text.size() > 40) text = text.substr(0, 37) + "...";
-    return text;
-}
-
-config_error expected(const std::string& path, const std::string& what, const json& value) {
-    return config_error{path + ": expected " + what + ", got " + shown(value)};
-}
 
 bool is_token_char(char c) {  // RFC 9110 tchar: a header name
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -49,7 +39,7 @@ bool is_valid_network(const std::string& text) {
 }
 
 std::optional<config_error> read_auth(const json& value, const std::string& path, auth_settings& out) {
-    if (!value.is_object()) return expected(path, "an object", value);
+    if (!value.is_object()) return expected_json(path, "an object", value);
     auth_settings auth;
     const json* type = nullptr;
     for (const auto& item : value.items()) {
@@ -57,7 +47,7 @@ std::optional<config_error> read_auth(const json& value, const std::string& path
     }
     if (type == nullptr) return config_error{path + ".type: is required (\"none\", \"basic\" or \"trusted-header\")"};
     const std::string types = "\"none\", \"basic\" or \"trusted-header\"";
-    if (!type->is_string()) return expected(path + ".type", types, *type);
+    if (!type->is_string()) return expected_json(path + ".type", types, *type);
     const auto& type_text = type->get_ref<const std::string&>();
     if (type_text == "none") {
         auth.type = auth_type::none;
@@ -66,7 +56,7 @@ std::optional<config_error> read_auth(const json& value, const std::string& path
     } else if (type_text == "trusted-header") {
         auth.type = auth_type::trusted_header;
     } else {
-        return expected(path + ".type", types, *type);
+        return expected_json(path + ".type", types, *type);
     }
     bool has_credentials = false;
     bool has_proxies = false;
@@ -82,13 +72,13 @@ std::optional<config_error> read_auth(const json& value, const std::string& path
         if (key == "credentials_file") {
             if (auto e = only_for(auth_type::basic, "basic")) return e;
             if (!field.is_string() || field.get_ref<const std::string&>().empty()) {
-                return expected(key_path, "a path string", field);
+                return expected_json(key_path, "a path string", field);
             }
             auth.credentials_file = std::filesystem::u8path(field.get<std::string>());
             has_credentials = true;
         } else if (key == "realm") {
             if (auto e = only_for(auth_type::basic, "basic")) return e;
-            if (!field.is_string()) return expected(key_path, "a string", field);
+            if (!field.is_string()) return expected_json(key_path, "a string", field);
             const auto& realm = field.get_ref<const std::string&>();
             if (realm.empty() || realm.size() > max_realm_length) {
                 return config_error{key_path + ": must be 1 to " + std::to_string(max_realm_length) + " characters"};
@@ -102,11 +92,11 @@ std::optional<config_error> read_auth(const json& value, const std::string& path
             auth.realm = realm;
         } else if (key == "allow_basic_without_tls") {
             if (auto e = only_for(auth_type::basic, "basic")) return e;
-            if (!field.is_boolean()) return expected(key_path, "true or false", field);
+            if (!field.is_boolean()) return expected_json(key_path, "true or false", field);
             auth.allow_basic_without_tls = field.get<bool>();
         } else if (key == "header") {
             if (auto e = only_for(auth_type::trusted_header, "trusted-header")) return e;
-            if (!field.is_string()) return expected(key_path, "a header name", field);
+            if (!field.is_string()) return expected_json(key_path, "a header name", field);
             const auto& name = field.get_ref<const std::string&>();
             bool ok = !name.empty() && name.size() <= max_header_length;
             for (char c : name) ok = ok && is_token_char(c);
@@ -115,14 +105,14 @@ std::optional<config_error> read_auth(const json& value, const std::string& path
         } else if (key == "trusted_proxies") {
             if (auto e = only_for(auth_type::trusted_header, "trusted-header")) return e;
             if (!field.is_array() || field.empty()) {
-                return expected(key_path, "a non-empty array of networks such as \"10.0.0.0/8\"", field);
+                return expected_json(key_path, "a non-empty array of networks such as \"10.0.0.0/8\"", field);
             }
             for (std::size_t i = 0; i < field.size(); ++i) {
                 const std::string item_path = key_path + "[" + std::to_string(i) + "]";
-                if (!field[i].is_string()) return expected(item_path, "a network such as \"10.0.0.0/8\"", field[i]);
+                if (!field[i].is_string()) return expected_json(item_path, "a network such as \"10.0.0.0/8\"", field[i]);
                 const auto& text = field[i].get_ref<const std::string&>();
                 if (!is_valid_network(text)) {
-                    return expected(item_path, "a network such as \"10.0.0.0/8\" or an address", field[i]);
+                    return expected_json(item_path, "a network such as \"10.0.0.0/8\" or an address", field[i]);
                 }
                 auth.trusted_proxies.push_back(text);
             }

@@ -4,6 +4,7 @@
 #include "config/auth_reader.hpp"
 #include "config/limits_reader.hpp"
 #include "config/listen_list.hpp"
+#include "config/json_value_text.hpp"
 #include "config/operations_keys.hpp"
 #include "protocol/notification.hpp"
 
@@ -41,17 +42,8 @@ config_error error_at(const std::string& path, const std::string& what) {
     return config_error{path.empty() ? what : path + ": " + what};
 }
 
-// What the user wrote instead, short enough for a one-line message.
-std::string describe(const json& value) {
-    if (value.is_object()) return "an object";
-    if (value.is_array()) return "an array";
-    std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-    if (text.size() > 40) text = text.substr(0, 37) + "...";
-    return text;
-}
-
 config_error type_error(const std::string& path, const std::string& expected, const json& value) {
-    return error_at(path, "expected " + expected + ", got " + describe(value));
+    return error_at(path, "expected " + expected + ", got " + describe_json_value(value));
 }
 
 // Integers only: 1.0, 1e3, "5", true and negative numbers are refused, as is anything beyond
@@ -381,7 +373,7 @@ std::optional<config_error> read_uploads(const json& value, const std::string& p
 
 std::optional<config_error> read_document(const json& doc, settings& s) {
     if (!doc.is_object()) {
-        return config_error{"the configuration must be a JSON object, got " + describe(doc)};
+        return config_error{"the configuration must be a JSON object, got " + describe_json_value(doc)};
     }
     for (const auto& item : doc.items()) {
         const std::string& key = item.key();

@@ -1,5 +1,7 @@
 #include "config/limits_reader.hpp"
 
+#include "config/json_value_text.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -10,21 +12,13 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string shown(const json& value) {
-    if (value.is_object()) return "an object";
-    if (value.is_array()) return "an array";
-    std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-    if (text.size() > 40) text = text.substr(0, 37) + "...";
-    return text;
-}
-
 // Integers only, as everywhere in the file: 1.0, "5", true and negative numbers are refused.
 std::optional<config_error> read_count(const json& value, const std::string& path, std::uint64_t min,
                                        std::uint64_t& out) {
     if (!value.is_number_unsigned() || value.get<std::uint64_t>() < min) {
         return config_error{path + ": expected " +
                             (min == 0 ? "a non-negative integer" : "a positive integer") + ", got " +
-                            shown(value)};
+                            describe_json_value(value)};
     }
     out = value.get<std::uint64_t>();
     return std::nullopt;
@@ -33,7 +27,7 @@ std::optional<config_error> read_count(const json& value, const std::string& pat
 }  // namespace
 
 std::optional<config_error> read_limits(const json& value, const std::string& path, abuse_limits& out) {
-    if (!value.is_object()) return config_error{path + ": expected an object, got " + shown(value)};
+    if (!value.is_object()) return config_error{path + ": expected an object, got " + describe_json_value(value)};
     abuse_limits limits = out;
     for (const auto& item : value.items()) {
         const std::string& key = item.key();

@@ -1,26 +1,12 @@
 #include "config/operations_keys.hpp"
 
+#include "config/json_value_text.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace bitsd::config {
 
-namespace {
-
 using json = nlohmann::json;
-
-std::string shown(const json& value) {
-    if (value.is_object()) return "an object";
-    if (value.is_array()) return "an array";
-    std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-    if (text.size() > 40) text = text.substr(0, 37) + "...";
-    return text;
-}
-
-config_error expected(const std::string& key, const std::string& what, const json& value) {
-    return config_error{key + ": expected " + what + ", got " + shown(value)};
-}
-
-}  // namespace
 
 const char* to_string(log_format format) noexcept {
     return format == log_format::json ? "json" : "text";
@@ -55,7 +41,7 @@ std::optional<config_error> read_operations_key(const std::string& key, const js
             s.admin_listen.reset();
             return std::nullopt;
         }
-        if (!value.is_string()) return expected(key, "\"host:port\", \"off\" or null", value);
+        if (!value.is_string()) return expected_json(key, "\"host:port\", \"off\" or null", value);
         if (auto why = parse_admin_listen(value.get<std::string>(), s.admin_listen)) {
             return config_error{key + ": " + *why};
         }
@@ -63,14 +49,14 @@ std::optional<config_error> read_operations_key(const std::string& key, const js
     }
     if (key == "log_format") {
         const auto format = value.is_string() ? parse_log_format(value.get<std::string>()) : std::nullopt;
-        if (!format) return expected(key, "\"text\" or \"json\"", value);
+        if (!format) return expected_json(key, "\"text\" or \"json\"", value);
         s.format = *format;
         return std::nullopt;
     }
     if (key == "access_log_level") {
         const auto level = value.is_string() ? parse_log_level(value.get<std::string>()) : std::nullopt;
         if (!level) {
-            return expected(key, "one of trace, debug, info, warn, error, critical, off", value);
+            return expected_json(key, "one of trace, debug, info, warn, error, critical, off", value);
         }
         s.access_log_level = *level;
         return std::nullopt;

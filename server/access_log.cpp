@@ -1,5 +1,7 @@
 #include "server/access_log.hpp"
 
+#include "server/log_level.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -12,20 +14,6 @@ namespace {
 std::shared_ptr<spdlog::logger> access_logger;
 spdlog::level::level_enum access_level = spdlog::level::info;
 config::log_format access_format = config::log_format::text;
-
-spdlog::level::level_enum to_spdlog(config::log_level level) {
-    using config::log_level;
-    switch (level) {
-    case log_level::trace: return spdlog::level::trace;
-    case log_level::debug: return spdlog::level::debug;
-    case log_level::info: return spdlog::level::info;
-    case log_level::warn: return spdlog::level::warn;
-    case log_level::error: return spdlog::level::err;
-    case log_level::critical: return spdlog::level::critical;
-    case log_level::off: return spdlog::level::off;
-    }
-    return spdlog::level::info;
-}
 
 bool is_visible(unsigned char c) { return c > 0x20 && c < 0x7f; }
 
