@@ -104,6 +104,29 @@ def sha256_file(path, chunk=4 * MIB):
     return h.hexdigest()
 
 
+
+def mount_tmpfs(testcase, options):
+    """A fresh tmpfs mounted with `options` ("size=8m", "size=1m,nr_inodes=200"), unmounted
+    (and its mount point removed) at cleanup. Skips the test where mount(8) is not allowed."""
+    point = tempfile.mkdtemp(prefix="bitsd-e2e-tmpfs-")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", point],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        os.rmdir(point)
+        testcase.skipTest(f"cannot mount a tmpfs here ({r.stderr.strip() or r.returncode}); "
+                          f"this case needs root and mount(8)")
+
+    def unmount():
+        for args in (["umount", point], ["umount", "-l", point]):
+            if subprocess.run(args, capture_output=True).returncode == 0:
+                break
+        try:
+            os.rmdir(point)
+        except OSError:
+            pass
+    testcase.addCleanup(unmount)
+    return point
+
 def vm_hwm_kib(pid):
     """Peak resident set size (VmHWM) of a live process, in KiB."""
     with open(f"/proc/{pid}/status") as f:

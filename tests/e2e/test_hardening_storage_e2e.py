@@ -28,33 +28,13 @@ import time
 import unittest
 
 from bitsd_harness import (
+    mount_tmpfs,
     KIB, MIB, BitsAssertions, BitsClient, BytesSource, PatternSource, Server,
     E_ACCESSDENIED, E_INVALIDARG,
 )
 
 ERROR_DISK_FULL = "0x80070070"
 
-
-def mount_tmpfs(testcase, size):
-    """A fresh tmpfs of `size` bytes, unmounted (and its mount point removed) at cleanup."""
-    point = tempfile.mkdtemp(prefix="bitsd-e2e-tmpfs-")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", point],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        os.rmdir(point)
-        testcase.skipTest(f"cannot mount a tmpfs here ({r.stderr.strip() or r.returncode}); "
-                          f"the disk-full and cross-filesystem cases need root and mount(8)")
-
-    def unmount():
-        for args in (["umount", point], ["umount", "-l", point]):
-            if subprocess.run(args, capture_output=True).returncode == 0:
-                break
-        try:
-            os.rmdir(point)
-        except OSError:
-            pass
-    testcase.addCleanup(unmount)
-    return point
 
 
 def snapshot(root):
@@ -223,7 +203,7 @@ class CrossFilesystemTest(HardeningBase):
     """Items 3 and 6: data_dir on a tmpfs, destination_dir on the disk."""
 
     def start_across(self, **kw):
-        data_dir = mount_tmpfs(self, 64 * MIB)
+        data_dir = mount_tmpfs(self, "size=64m")
         srv, c = self.start(extra={"data_dir": data_dir}, **kw)
         self.assertNotEqual(os.stat(data_dir).st_dev, os.stat(srv.files_dir).st_dev)
         return srv, c
@@ -353,7 +333,7 @@ class DiskFullTest(HardeningBase):
         return st.f_bavail * st.f_frsize
 
     def test_cancel_on_a_full_disk_frees_the_space(self):
-        data_dir = mount_tmpfs(self, 8 * MIB)
+        data_dir = mount_tmpfs(self, "size=8m")
         srv, c = self.start(fsync="durable", extra={"data_dir": data_dir})
         small = BytesSource(b"tiny")
         small_sid = c.new_session("small.bin")
@@ -371,7 +351,7 @@ class DiskFullTest(HardeningBase):
     def test_close_onto_a_full_destination_filesystem_keeps_the_bytes(self):
         # The cross-filesystem copy runs out of space: the partial copy is deleted (the space
         # comes back), the client gets the transient disk-full error, the bytes stay.
-        files = mount_tmpfs(self, 1 * MIB)
+        files = mount_tmpfs(self, "size=1m")
         srv, c = self.start(fsync="durable", upload={"destination_dir": files})
         name = "too-big.bin"
         data = PatternSource(2 * MIB, 612)
@@ -384,7 +364,7 @@ class DiskFullTest(HardeningBase):
     def test_close_on_a_full_disk_keeps_the_bytes(self):
         for across in (False, True):
             with self.subTest(destination_on_another_filesystem=across):
-                data_dir = mount_tmpfs(self, 8 * MIB)
+                data_dir = mount_tmpfs(self, "size=8m")
                 files = None if across else os.path.join(data_dir, "files")
                 srv, c = self.start(fsync="durable", extra={"data_dir": data_dir},
                                     upload={} if across else {"destination_dir": files})

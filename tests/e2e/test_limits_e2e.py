@@ -27,6 +27,7 @@ import time
 import unittest
 
 from bitsd_harness import (
+    mount_tmpfs,
     KIB, MIB, NO_LIMITS, BitsClient, HttpConnection, PatternSource, ServerTestCase,
 )
 
@@ -245,27 +246,6 @@ class SlowlorisAndFloodTest(LimitsTestCase):
         self.assertEqual(alive, 50)
         srv.assert_alive()
 
-
-def mount_tmpfs(testcase, options):
-    """A fresh tmpfs mounted with `options`, unmounted (and removed) at cleanup."""
-    point = tempfile.mkdtemp(prefix="bitsd-e2e-tmpfs-")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", point],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        os.rmdir(point)
-        testcase.skipTest(f"cannot mount a tmpfs here ({r.stderr.strip() or r.returncode}); "
-                          f"the nearly-full-disk cases need root and mount(8)")
-
-    def unmount():
-        for args in (["umount", point], ["umount", "-l", point]):
-            if subprocess.run(args, capture_output=True).returncode == 0:
-                break
-        try:
-            os.rmdir(point)
-        except OSError:
-            pass
-    testcase.addCleanup(unmount)
-    return point
 
 
 class NearlyFullDiskTest(LimitsTestCase):
