@@ -318,9 +318,9 @@ void http_connection::handle_request() {
     case protocol::packet_kind::ping:
         return finish_request(service_->ping(*packet_));  // no disk: answered right here
     case protocol::packet_kind::create_session:
-        if (const auto refused = service_.admission().allow_create(ticket_.client(), packet_->principal,
+        if (const auto refused = service_->admission().allow_create(ticket_.client(), packet_->principal,
                                                                    location_.prefix_index, clock::now())) {
-            return finish_request(service_.reject({refused, {}}, echo_session_id_));
+            return finish_request(service_->reject({refused, {}}, echo_session_id_));
         }
         return run_blocking(
             phase::blocking, blocking_.executor(),
@@ -666,7 +666,7 @@ void http_connection::finish_request(protocol::response response) {
     // session may be waiting on another connection.
     release_session();
     if (packet_) {
-        service_.admission().observe(ticket_.client(), packet_->principal, location_.prefix_index, *packet_,
+        service_->admission().observe(ticket_.client(), packet_->principal, location_.prefix_index, *packet_,
                                      response, clock::now());
     }
     if (body_left_ == 0) return do_write(std::move(response));
