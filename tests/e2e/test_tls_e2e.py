@@ -15,7 +15,9 @@ What is shown, against the real binary:
   key refuses the reload naming the key and the old certificate stays in use;
 * a mismatched key at start-up (and under --check-config) exits 2 naming listen[1].tls.key;
 * Basic authentication without allow_basic_without_tls: 401 challenge on the TLS listener,
-  403 (no challenge, no password in clear text) on the plain one.
+  403 (no challenge, no password in clear text) on the plain one;
+* a delivery of an upload made over TLS names https URLs (BITS-Original-Request-URL to the
+  back-end, BITS-Reply-URL to the client), and the upload-reply is served over TLS.
 """
 
 import http.client
@@ -34,6 +36,7 @@ import warnings
 
 from bitsd_harness import (BITS_PROTOCOL_GUID, E_ACCESSDENIED, KIB, BitsAssertions, BitsClient,
                            PatternSource, Server, bitsd_binary)
+from test_delivery_sync_e2e import Backend, hdr
 
 TLS_RE = re.compile(r"listening on 127\.0\.0\.2:(\d+) \(TLS\)")
 
@@ -295,6 +298,29 @@ class TlsTest(BitsAssertions, unittest.TestCase):
         r = plain.ping()
         self.assert_bits_error(r, 403, E_ACCESSDENIED)
         self.assertIsNone(r.headers.get("WWW-Authenticate"))
+
+    def test_a_delivery_names_https_urls_and_the_reply_is_served_over_tls(self):
+        backend = Backend(self).start()
+        backend.control({"default": {"status": 200, "body": "reply over tls"}})
+        srv = self.start(upload={"notification": {"type": "value", "url": backend.url, "timeout_s": 20,
+                                                  "delivery": "sync"}})
+        conn = self.https()
+        data = os.urandom(100 * KIB + 1)
+        r = self.bits(conn, "Create-Session", "d.bin", extra={"BITS-Supported-Protocols": BITS_PROTOCOL_GUID})
+        session = r.headers["BITS-Session-Id"]
+        r = self.bits(conn, "Fragment", "d.bin", session, data,
+                      {"Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}"})
+        self.assertEqual(r.status, 200, r.headers)
+        origin = f"https://127.0.0.2:{self.tls_port}/"
+        reply_url = r.headers["BITS-Reply-URL"]
+        self.assertTrue(reply_url.startswith(origin), reply_url)
+        sent = backend.requests()[-1]
+        self.assertEqual(hdr(sent, "BITS-Original-Request-URL"), origin + "uploads/d.bin")
+        conn.request("GET", reply_url[len(origin) - 1:])
+        reply = conn.getresponse()
+        self.assertEqual((reply.status, reply.read()), (200, b"reply over tls"))
+        # The same connection goes on (keep-alive after the reply).
+        self.assertEqual(self.bits(conn, "Close-Session", "d.bin", session).status, 200)
 
 
 if __name__ == "__main__":
