@@ -16,6 +16,8 @@ What is shown, against the real binary:
 * a mismatched key at start-up (and under --check-config) exits 2 naming listen[1].tls.key;
 * Basic authentication without allow_basic_without_tls: 401 challenge on the TLS listener,
   403 (no challenge, no password in clear text) on the plain one;
+* a TLS client that stalls mid-body is let go after read_timeout_s, the bytes it sent are kept
+  (the client resumes from them), and an idle TLS connection does not delay a SIGTERM;
 * a delivery of an upload made over TLS names https URLs (BITS-Original-Request-URL to the
   back-end, BITS-Reply-URL to the client), and the upload-reply is served over TLS.
 """
@@ -321,6 +323,38 @@ class TlsTest(BitsAssertions, unittest.TestCase):
         self.assertEqual((reply.status, reply.read()), (200, b"reply over tls"))
         # The same connection goes on (keep-alive after the reply).
         self.assertEqual(self.bits(conn, "Close-Session", "d.bin", session).status, 200)
+
+    def test_a_stalled_tls_body_is_cut_and_kept_and_sigterm_is_not_delayed(self):
+        srv = Server(self, extra={"read_timeout_s": 2, "min_body_rate_bytes_per_s": 0, "listen": [
+            "127.0.0.1:0", {"address": "127.0.0.2:0", "tls": {"cert": self.live_cert, "key": self.live_key}}]})
+        srv.start()
+        self.tls_port = int(TLS_RE.search(wait_for_log(srv, TLS_RE.pattern, 0)).group(1))
+        conn = self.https()
+        r = self.bits(conn, "Create-Session", "slow.bin", extra={"BITS-Supported-Protocols": BITS_PROTOCOL_GUID})
+        session = r.headers["BITS-Session-Id"]
+        total = 64 * KIB
+        data = os.urandom(total)
+        raw = client_context(self.cert1).wrap_socket(
+            socket.create_connection(("127.0.0.2", self.tls_port), timeout=20), server_hostname="127.0.0.2")
+        self.addCleanup(raw.close)
+        raw.sendall((f"BITS_POST /uploads/slow.bin HTTP/1.1\r\nHost: 127.0.0.2\r\n"
+                     f"BITS-Packet-Type: Fragment\r\nBITS-Session-Id: {session}\r\n"
+                     f"Content-Range: bytes 0-{total - 1}/{total}\r\nContent-Length: {total}\r\n\r\n").encode())
+        raw.sendall(data[:20000])
+        started = time.monotonic()
+        try:
+            self.assertEqual(raw.recv(4096), b"", "a stalled body was answered")
+        except (ssl.SSLError, ConnectionResetError):
+            pass  # closed without close_notify or reset: both are a cut
+        self.assertLess(time.monotonic() - started, 15, "the stalled body was not cut")
+        # The client resumes from what arrived.
+        r = self.bits(conn, "Fragment", "slow.bin", session, data[:10],
+                      {"Content-Range": f"bytes 0-9/{total}"})
+        self.assertEqual(r.headers["BITS-Received-Content-Range"], "20000", r.headers)
+        # An idle TLS connection (this one) does not hold up a stop.
+        started = time.monotonic()
+        self.assertEqual(srv.stop(), 0)
+        self.assertLess(time.monotonic() - started, 5)
 
 
 if __name__ == "__main__":
