@@ -212,6 +212,14 @@ class TlsTest(BitsAssertions, unittest.TestCase):
         # Still serving, and the failure was not an error line.
         self.upload_over(self.https(), "after.bin", 5 * KIB, seed=4)
         self.assert_no_error_lines(srv)
+        # Counted for /metrics.
+        admin = http.client.HTTPConnection("127.0.0.1", srv.admin_port(), timeout=10)
+        self.addCleanup(admin.close)
+        admin.request("GET", "/metrics")
+        metrics = admin.getresponse().read().decode()
+        failures = re.search(r"^bitsd_tls_handshake_failures_total (\d+)$", metrics, re.M)
+        self.assertIsNotNone(failures, metrics)
+        self.assertGreaterEqual(int(failures.group(1)), 1)
 
     def test_plain_http_on_the_tls_port_is_dropped_and_the_daemon_keeps_serving(self):
         srv = self.start()
