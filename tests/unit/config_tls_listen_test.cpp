@@ -130,3 +130,22 @@ TEST_CASE("tls listen: Basic without allow_basic_without_tls needs a TLS listene
     CHECK(error_of(R"({"listen": ["127.0.0.1:1", {"address": "127.0.0.1:2", "tls": {"cert": "c", "key": "k"}}], )" +
                    uploads + "}") == "");
 }
+
+TEST_CASE("tls listen: --listen replaces TLS listeners, and Basic then needs allow_basic_without_tls",
+          "[config][tls][auth]") {
+    bitsd::test::temp_dir dir;
+    const auto file = dir.path() / "bitsd.json";
+    std::ofstream(file) << R"({"listen": [{"address": "127.0.0.1:0", "tls": {"cert": "c.pem", "key": "k.pem"}}],
+        "uploads": [{"url_prefix": "/u/", "destination_dir": "f",
+                     "auth": {"type": "basic", "credentials_file": "users"}}]})";
+    const std::string path = file.string();
+    const auto no_env = [](const char*) -> const char* { return nullptr; };
+    const char* with_file[] = {"bitsd", "--config", path.c_str(), nullptr};
+    const auto ok = cfg::parse_command_line(3, with_file, no_env);
+    INFO(ok.output);
+    CHECK(ok.action == cfg::command_action::run);
+    const char* flagged[] = {"bitsd", "--config", path.c_str(), "--listen", "127.0.0.1:8080", nullptr};
+    const auto refused = cfg::parse_command_line(5, flagged, no_env);
+    CHECK(refused.action == cfg::command_action::exit_error);
+    CHECK(refused.output.find("uploads[0].auth.allow_basic_without_tls: ") != std::string::npos);
+}
