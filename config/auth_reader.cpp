@@ -123,11 +123,8 @@ std::optional<config_error> read_auth(const json& value, const std::string& path
     }
     if (auth.type == auth_type::basic) {
         if (!has_credentials) return config_error{path + ".credentials_file: is required with \"type\": \"basic\""};
-        if (!auth.allow_basic_without_tls) {
-            return config_error{path + ".allow_basic_without_tls: Basic sends passwords readable by anyone on the "
-                                       "network and bitsd has no TLS listener yet; set it to true only behind a "
-                                       "TLS-terminating proxy"};
-        }
+        // Without allow_basic_without_tls a TLS listener is needed: check_basic_needs_tls, once
+        // the listeners are known (--listen may replace the file's).
     }
     if (auth.type == auth_type::trusted_header && !has_proxies) {
         return config_error{path + ".trusted_proxies: is required with \"type\": \"trusted-header\""};

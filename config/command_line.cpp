@@ -2,6 +2,7 @@
 
 #include "config/json_reader.hpp"
 #include "config/listen_list.hpp"
+#include "config/listen_reader.hpp"
 #include "config/operations_keys.hpp"
 #include "config/relative_paths.hpp"
 
@@ -84,7 +85,7 @@ std::optional<std::error_code> read_file(const fs::path& path, std::string& text
 
 std::string summary(const settings& s) {
     std::string text = "listen:";
-    for (const auto& endpoint : s.listen) text += " " + to_string(endpoint);
+    for (const auto& endpoint : s.listen) text += " " + to_string(endpoint) + (endpoint.tls ? " (tls)" : "");
     text += "\ndata_dir: " + s.data_dir.u8string() + "\n";
     text += "uploads:\n";
     for (const auto& upload : s.uploads) {
@@ -223,6 +224,9 @@ command_result parse(int argc, const char* const* argv, const environment& env) 
         }
     }
     apply_defaults(s);
+    if (auto error = check_basic_needs_tls(s)) {
+        return failure((config_file.empty() ? "" : config_file + ": ") + error->message);
+    }
 
     command_result result;
     result.config = std::move(s);

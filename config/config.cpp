@@ -1,6 +1,7 @@
 #include "config/config.hpp"
 
 #include "config/json_reader.hpp"
+#include "config/listen_reader.hpp"
 
 #include <array>
 #include <utility>
@@ -36,7 +37,7 @@ std::optional<log_level> parse_log_level(std::string_view name) noexcept {
 }
 
 void apply_defaults(settings& s) {
-    if (s.listen.empty()) s.listen.push_back(listen_endpoint{"0.0.0.0", 8080});
+    if (s.listen.empty()) s.listen.push_back(listen_endpoint{"0.0.0.0", 8080, std::nullopt});
     if (s.uploads.empty()) {
         upload_prefix upload;
         upload.url_prefix = "/uploads/";
@@ -51,6 +52,7 @@ std::optional<config_error> parse_json(const std::string& json_text, settings& o
     settings result;
     if (auto error = read_json_settings(json_text, result)) return error;
     apply_defaults(result);
+    if (auto error = check_basic_needs_tls(result)) return error;
     out = std::move(result);
     return std::nullopt;
 }

@@ -15,10 +15,26 @@
 
 namespace bitsd::config {
 
+// listen[i].tls: the listener speaks TLS (1.2 and 1.3) with this certificate chain and key,
+// PEM files read at start-up and again on SIGHUP.
+struct tls_files {
+    std::filesystem::path cert;  // the certificate chain, leaf first
+    std::filesystem::path key;   // its private key (unencrypted PEM)
+};
+
 struct listen_endpoint {
     std::string host;  // IPv4 or IPv6 literal, as written (without brackets)
     std::uint16_t port = 0;  // 0 = any free port (the bound port is logged)
+    std::optional<tls_files> tls;  // nullopt: plain HTTP (the string form)
 };
+
+// Whether this build can serve TLS (BITSD_WITH_TLS; a build without OpenSSL refuses a "tls"
+// listener when it reads the configuration).
+#ifdef BITSD_WITH_TLS
+inline constexpr bool tls_supported = true;
+#else
+inline constexpr bool tls_supported = false;
+#endif
 
 // uploads[].notification (issue 7): where a completed upload is forwarded, as IIS's BITS
 // server extension does with its notification URL.
@@ -92,7 +108,7 @@ struct settings {
     // Operations (issue 8): the admin listener (/healthz, /readyz, /metrics, /api/sessions, the
     // status page); nullopt = off ("admin_listen": "off" or null). Loopback by default: it
     // shows session ids and paths, so it is not for the open network.
-    std::optional<listen_endpoint> admin_listen = listen_endpoint{"127.0.0.1", 9090};
+    std::optional<listen_endpoint> admin_listen = listen_endpoint{"127.0.0.1", 9090, std::nullopt};
     log_format format = log_format::text;         // "log_format": one line of text or JSON
     log_level access_log_level = log_level::info;  // one line per request at this level
     abuse_limits limits;                          // "limits": connection, session and disk caps

@@ -5,6 +5,7 @@
 #include "config/limits_reader.hpp"
 #include "config/listen_list.hpp"
 #include "config/json_value_text.hpp"
+#include "config/listen_reader.hpp"
 #include "config/operations_keys.hpp"
 #include "protocol/notification.hpp"
 
@@ -141,27 +142,6 @@ std::optional<config_error> read_threads(const json& value, const std::string& p
         return type_error(path, expected, value);
     }
     out = static_cast<unsigned>(value.get<std::uint64_t>());
-    return std::nullopt;
-}
-
-std::optional<config_error> read_listen(const json& value, const std::string& path,
-                                        std::vector<listen_endpoint>& out) {
-    const std::string expected = "an array of \"host:port\" strings";
-    if (!value.is_array()) return type_error(path, expected, value);
-    if (value.empty()) return error_at(path, "at least one endpoint is required");
-    std::vector<std::string> texts;
-    for (std::size_t i = 0; i < value.size(); ++i) {
-        const std::string item_path = path + "[" + std::to_string(i) + "]";
-        if (!value[i].is_string()) return type_error(item_path, "a \"host:port\" string", value[i]);
-        texts.push_back(value[i].get<std::string>());
-    }
-    if (auto error = parse_listen_list(texts, out)) {
-        std::string why = error->why;
-        if (error->duplicate_of) {
-            why += " (also " + path + "[" + std::to_string(*error->duplicate_of) + "])";
-        }
-        return error_at(path + "[" + std::to_string(error->index) + "]", why);
-    }
     return std::nullopt;
 }
 

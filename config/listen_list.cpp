@@ -98,7 +98,7 @@ std::optional<listen_endpoint> parse_listen(const std::string& text, std::string
         why = "port \"" + std::string(rest) + "\" is not a number from 0 to 65535";
         return std::nullopt;
     }
-    return listen_endpoint{std::move(host), *port};
+    return listen_endpoint{std::move(host), *port, std::nullopt};
 }
 
 std::string to_string(const listen_endpoint& endpoint) {

@@ -20,6 +20,12 @@ void anchor_relative_paths(settings& s, const std::filesystem::path& config_dir,
     std::filesystem::path base = std::filesystem::absolute(dir, ec);
     if (ec) base = dir;
     if (from_file.data_dir) anchor(s.data_dir, base);
+    // TLS files only come from the file (BITSD_LISTEN and --listen take plain endpoints).
+    for (auto& endpoint : s.listen) {
+        if (!endpoint.tls) continue;
+        anchor(endpoint.tls->cert, base);
+        anchor(endpoint.tls->key, base);
+    }
     if (from_file.uploads) {
         for (auto& upload : s.uploads) anchor(upload.destination_dir, base);
     }

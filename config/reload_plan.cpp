@@ -3,8 +3,10 @@
 namespace bitsd::config {
 namespace {
 
+// The socket and whether it speaks TLS need a restart; the certificate and key files of a TLS
+// listener do not (a reload reads them again: the daemon's tls_reloader).
 bool same(const listen_endpoint& a, const listen_endpoint& b) {
-    return a.host == b.host && a.port == b.port;
+    return a.host == b.host && a.port == b.port && a.tls.has_value() == b.tls.has_value();
 }
 
 bool same(const upload_prefix& a, const upload_prefix& b) {
@@ -50,6 +52,15 @@ reload_plan plan_reload(const settings& running, const settings& candidate) {
     const auto note = [&](const char* key, auto member) {
         if (!same(running.*member, candidate.*member)) plan.changed.emplace_back(key);
     };
+    if (same(running.listen, candidate.listen)) {
+        for (std::size_t i = 0; i < candidate.listen.size(); ++i) {
+            const auto& now = running.listen[i].tls;
+            const auto& then = candidate.listen[i].tls;
+            if (now && then && (now->cert != then->cert || now->key != then->key)) {
+                plan.changed.push_back("listen[" + std::to_string(i) + "].tls");
+            }
+        }
+    }
     note("uploads", &settings::uploads);
     note("max_fragment_size", &settings::max_fragment_size);
     note("host_id", &settings::host_id);

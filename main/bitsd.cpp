@@ -13,6 +13,7 @@
 #include "server/json_log_formatter.hpp"
 #include "server/journal_stream.hpp"
 #include "server/log_level.hpp"
+#include "server/tls/tls_context.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -44,6 +45,11 @@ int main(int argc, char** argv) {
     }
     if (const auto error = bitsd::config::prepare_directories(parsed.config)) {
         std::cerr << "bitsd: " << error->message << "\n";
+        return 2;
+    }
+    // A bad certificate or key is a bad configuration (exit 2), named by its key.
+    if (const auto error = bitsd::server::check_tls_files(parsed.config.listen)) {
+        std::cerr << "bitsd: " << *error << "\n";
         return 2;
     }
 

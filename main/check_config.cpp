@@ -1,6 +1,7 @@
 #include "main/check_config.hpp"
 
 #include "server/listener_check.hpp"
+#include "server/tls/tls_context.hpp"
 
 #include <iostream>
 
@@ -15,6 +16,10 @@ int run_check_config(const config::command_result& parsed) {
         return 2;
     }
     if (const auto error = server::check_listeners(parsed.config.listen)) {
+        std::cerr << "bitsd: " << *error << "\n";
+        return 2;
+    }
+    if (const auto error = server::check_tls_files(parsed.config.listen)) {
         std::cerr << "bitsd: " << *error << "\n";
         return 2;
     }

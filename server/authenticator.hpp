@@ -45,6 +45,10 @@ public:
                        std::optional<std::string_view> user_header,
                        const boost::asio::ip::address& peer) const;
 
+    // Basic without allow_basic_without_tls: served on TLS listeners only.
+    bool needs_tls() const noexcept {
+        return settings_.type == config::auth_type::basic && !settings_.allow_basic_without_tls;
+    }
     // The header trusted-header reads ("" for basic).
     const std::string& user_header_name() const noexcept { return user_header_; }
     // The WWW-Authenticate value of a 401.

@@ -41,6 +41,12 @@ bool config_reloader::reload() try {
         spdlog::error("reload refused: {}; the running configuration stays in force", problem->message);
         return false;
     }
+    for (const auto& check : checkers_) {
+        if (const auto problem = check(plan.next)) {
+            spdlog::error("reload refused: {}; the running configuration stays in force", *problem);
+            return false;
+        }
+    }
     auto next = std::make_shared<const config::settings>(std::move(plan.next));
     live_.replace(make_service_ ? make_service_(next) : std::make_shared<upload_service>(next, store_, locks_));
     for (const auto& o : observers_) o(next);

@@ -37,6 +37,11 @@ public:
     using service_factory = std::function<std::shared_ptr<upload_service>(std::shared_ptr<const config::settings>)>;
     void build_services_with(service_factory make) { make_service_ = std::move(make); }
 
+    // Checks run after the configuration was read and validated and before anything is
+    // applied (TLS listeners build their new contexts here); an error refuses the reload.
+    using checker = std::function<std::optional<std::string>(const config::settings& next)>;
+    void check_with(checker c) { checkers_.push_back(std::move(c)); }
+
     // Never throws. True when the new configuration is in force.
     bool reload();
 
@@ -46,6 +51,7 @@ private:
     storage::session_store& store_;
     storage::session_locks& locks_;
     std::vector<observer> observers_;
+    std::vector<checker> checkers_;
     service_factory make_service_;
 };
 

@@ -14,6 +14,7 @@
 #include "server/live_service.hpp"
 #include "server/readiness.hpp"
 #include "server/service_notifier.hpp"
+#include "server/tls/tls_context.hpp"
 #include "server/upload_service.hpp"
 #include "storage/session_locks.hpp"
 #include "storage/session_store.hpp"
@@ -76,6 +77,7 @@ struct daemon::impl {
     std::shared_ptr<admission_control> admission;
     std::unique_ptr<live_service> live;
     connection_registry registry;
+    std::unique_ptr<tls_listeners> tls;  // the TLS listeners' contexts (swapped on SIGHUP)
     std::unique_ptr<config_reloader> reloader;
 
     // An upload_service for `settings`, with delivery attached: every generation is built here.
@@ -236,13 +238,15 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
     if (impl_->delivery->any_enabled()) impl_->replies = std::make_unique<reply_server>(*impl_->store);
     impl_->live = std::make_unique<live_service>(impl_->make_service(first));
     const connection_shared shared{*impl_->live, impl_->blocking, impl_->registry};
-    for (const auto& endpoint : s.listen) {
+    impl_->tls = std::make_unique<tls_listeners>(s.listen);  // throws naming listen[i].tls.cert/key
+    for (std::size_t i = 0; i < s.listen.size(); ++i) {
+        const auto& endpoint = s.listen[i];
         boost::system::error_code address_ec;
         const auto address = net::ip::make_address(endpoint.host, address_ec);
         if (address_ec) throw std::runtime_error("listen: bad address \"" + endpoint.host + "\"");
         try {
             impl_->listeners.push_back(std::make_shared<listener>(
-                impl_->pool, net::ip::tcp::endpoint(address, endpoint.port), shared));
+                impl_->pool, net::ip::tcp::endpoint(address, endpoint.port), shared, impl_->tls->slot(i)));
         } catch (const boost::system::system_error& e) {
             throw std::runtime_error("listen: cannot listen on " + endpoint.host + ":" +
                                      std::to_string(endpoint.port) + ": " + e.code().message());
@@ -270,6 +274,11 @@ void daemon::reload_with(settings_loader load) {
                                                         impl_->locks);
     impl_->reloader->build_services_with(
         [&d = *impl_](std::shared_ptr<const config::settings> next) { return d.make_service(std::move(next)); });
+    // TLS listeners read their certificate and key again; one that does not load refuses the
+    // reload (the running contexts stay), else they are swapped in with the rest.
+    impl_->reloader->check_with(
+        [&d = *impl_](const config::settings& next) { return d.tls->prepare(next.listen); });
+    impl_->reloader->on_applied([&d = *impl_](const std::shared_ptr<const config::settings>&) { d.tls->commit(); });
 }
 
 bool daemon::draining() const noexcept { return impl_->registry.draining(); }
@@ -280,7 +289,7 @@ int daemon::run() {
     for (const auto& l : d.listeners) {
         l->run();
         const auto endpoint = format_endpoint(l->local_endpoint());
-        spdlog::info("listening on {}", endpoint);
+        spdlog::info("listening on {}{}", endpoint, l->is_tls() ? " (TLS)" : "");
         listening += (listening.empty() ? "listening on " : ", ") + endpoint;
     }
     if (d.admin) {

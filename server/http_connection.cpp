@@ -6,6 +6,7 @@
 #include "server/load_balancer_probe.hpp"
 #include "server/metrics.hpp"
 #include "server/response_head.hpp"
+#include "server/tls/tls_channel.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -43,6 +44,8 @@ constexpr std::uint64_t drain_limit = 64 * 1024;
 constexpr std::uint32_t header_limit = 8 * 1024;
 // A header buffer grown past this is given back once its request is read.
 constexpr std::size_t header_buffer_keep = 2 * 1024;
+// A TLS body is read one record at a time: a record carries at most 16 KiB of data.
+constexpr std::size_t tls_chunk_size = 16 * 1024;
 // After answering without reading a body, how long to keep reading (and dropping) what the
 // client still sends, so the close does not reset the connection before it read the answer.
 constexpr std::chrono::seconds linger_timeout{3};
@@ -110,7 +113,7 @@ connection_limits limits_of(const config::settings& s) {
 }
 
 http_connection::http_connection(socket_type&& socket, const connection_shared& shared,
-                                 connection_ticket ticket)
+                                 connection_ticket ticket, std::shared_ptr<boost::asio::ssl::context> tls)
     : stream_(std::move(socket)),
       timer_(stream_.get_executor()),
       buffer_(header_limit),
@@ -122,6 +125,7 @@ http_connection::http_connection(socket_type&& socket, const connection_shared& 
       ticket_(std::move(ticket)) {
     beast::error_code ignored;
     peer_ = stream_.socket().remote_endpoint(ignored);
+    if (tls) tls_ = std::make_unique<tls_channel>(stream_, std::move(tls));
     metrics::global().connection_opened();
     if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("connection from {} opened", format_peer(peer_));
 }
@@ -151,7 +155,65 @@ void http_connection::run() {
     beast::error_code ignored;
     stream_.socket().non_blocking(true, ignored);
     // Start on the connection's own io_context (accepting ran on the listener's).
+    if (tls_) return net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_handshake(); });
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read_header(); });
+}
+
+// ---- TLS ----------------------------------------------------------------------------------
+
+void http_connection::do_handshake() {
+    // As waiting for a first request: a drain closes it, and the handshake gets read_timeout_s.
+    phase_ = phase::header;
+    refresh_service();
+    if (registry_.draining()) return close();
+    stream_.expires_after(limits_.read_timeout);
+    tls_->async_handshake([self = shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
+}
+
+void http_connection::on_handshake(beast::error_code ec) {
+    if (phase_ == phase::closed) return;
+    if (ec) {
+        // Old protocol versions, plain HTTP on the TLS port, scanners: counted, and logged at
+        // debug only (a flood of them must not flood the log).
+        metrics::global().tls_handshake_failed();
+        if (spdlog::should_log(spdlog::level::debug)) {
+            spdlog::debug("TLS handshake with {} failed: {}", format_peer(peer_), ec.message());
+        }
+        return close();
+    }
+    do_read_header();
+}
+
+void http_connection::async_write_buffer(net::const_buffer buffer, write_step next) {
+    if (tls_) {
+        return tls_->async_write(buffer, [self = shared_from_this(), next](beast::error_code ec, std::size_t n) {
+            ((*self).*next)(ec, n);
+        });
+    }
+    net::async_write(stream_, buffer, beast::bind_front_handler(next, shared_from_this()));
+}
+
+void http_connection::do_tls_body_read() {
+    if (!timer_armed_) arm_timer(body_deadline());
+    if (!tls_chunk_) tls_chunk_.reset(new char[tls_chunk_size]);
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(body_left_, tls_chunk_size));
+    tls_->async_read_some(net::buffer(tls_chunk_.get(), want),
+                          [self = shared_from_this(), g = ++wait_generation_](beast::error_code ec, std::size_t n) {
+                              if (g == self->wait_generation_) self->on_tls_body_read(ec, n);
+                          });
+}
+
+void http_connection::on_tls_body_read(beast::error_code ec, std::size_t bytes) {
+    if (phase_ != phase::body) return;
+    if (bytes > 0) {
+        consume_body(tls_chunk_.get(), bytes);
+        body_last_read_ = clock::now();
+    }
+    if (body_timed_out_) return on_body_lost("body too slow");
+    if (ec) return on_body_lost(ec.message().c_str());
+    if (body_left_ > 0) return do_tls_body_read();
+    disarm_timer();
+    on_body_complete();
 }
 
 void http_connection::reset_request() {
@@ -200,6 +262,11 @@ void http_connection::do_read_header_some() {
     if (room == 0) return on_header_error(http::error::header_limit);
     const std::size_t want = std::min<std::size_t>(
         room, std::max<std::size_t>(512, buffer_.capacity() - buffer_.size()));
+    if (tls_) {
+        return tls_->async_read_some(buffer_.prepare(want), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+            self->on_read_header(ec, n);
+        });
+    }
     stream_.async_read_some(buffer_.prepare(want),
                             beast::bind_front_handler(&http_connection::on_read_header, shared_from_this()));
 }
@@ -286,6 +353,15 @@ void http_connection::handle_request() {
     // style clients authenticate on it). Without auth, the client's address.
     std::string principal = ticket_.client();
     if (const auto* auth = service_->authenticator_for(location_.prefix_index)) {
+        if (!tls_ && auth->needs_tls()) {
+            // Basic without allow_basic_without_tls, on a plain listener: no challenge (it would
+            // ask for a password in clear text), a refusal, fatal for the Windows job.
+            if (spdlog::should_log(spdlog::level::debug)) {
+                spdlog::debug("{} {} from {} refused: Basic authentication needs a TLS listener", view.method,
+                              view.target, format_peer(peer_));
+            }
+            return finish_request(service_->reject({bits_errc::access_denied, {}}, echo_session_id_));
+        }
         beast::error_code ignored;
         const auto verdict = auth->check(
             field(req, "Authorization"),
@@ -472,8 +548,7 @@ void http_connection::start_fragment(fragment_transfer transfer) {
     expects_continue_ = false;
     phase_ = phase::write;
     stream_.expires_after(limits_.read_timeout);
-    net::async_write(stream_, net::buffer(continue_line.data(), continue_line.size()),
-                     beast::bind_front_handler(&http_connection::on_continue_sent, shared_from_this()));
+    async_write_buffer(net::buffer(continue_line.data(), continue_line.size()), &http_connection::on_continue_sent);
 }
 
 void http_connection::on_continue_sent(beast::error_code ec, std::size_t) {
@@ -498,6 +573,7 @@ void http_connection::start_body(after_body next) {
     trim_buffer();
     if (body_left_ == 0) return on_body_complete();
     arm_timer(body_deadline());
+    if (tls_) return do_tls_body_read();
     on_body_readable({});  // try at once: the body usually follows its header
 }
 
@@ -600,6 +676,7 @@ void http_connection::on_body_complete() {
     }
     const auto& req = parser_->get();
     request_origin origin;
+    if (tls_) origin.scheme = "https";
     if (const auto host = field(req, "Host")) origin.host = std::string(*host);
     origin.target = std::string(req.target());
     run_blocking(
@@ -654,7 +731,13 @@ void http_connection::serve_reply(bool head) {
         [this](reply_plan plan) {
             phase_ = phase::write;
             if (plan.close_after) close_after_write_ = true;
-            send_reply(stream_, std::move(plan), limits_.read_timeout, [self = shared_from_this()](bool ok) {
+            auto writer = [self = shared_from_this()](net::const_buffer buffer, reply_write_done done) {
+                self->stream_.expires_after(self->limits_.read_timeout);
+                const auto on_written = [done = std::move(done)](beast::error_code ec, std::size_t) { done(ec); };
+                if (self->tls_) return self->tls_->async_write(buffer, on_written);
+                net::async_write(self->stream_, buffer, on_written);
+            };
+            send_reply(std::move(writer), std::move(plan), [self = shared_from_this()](bool ok) {
                 if (!ok) return self->close();
                 self->on_write({}, 0);
             });
@@ -695,8 +778,7 @@ void http_connection::do_write(protocol::response response) {
     log_.answered(response);
     format_response_head(head_, version_, response, keep_alive_);
     stream_.expires_after(limits_.read_timeout);
-    net::async_write(stream_, net::buffer(head_),
-                     beast::bind_front_handler(&http_connection::on_write, shared_from_this()));
+    async_write_buffer(net::buffer(head_), &http_connection::on_write);
 }
 
 void http_connection::on_write(beast::error_code ec, std::size_t) {

@@ -17,6 +17,7 @@
 #include "server/request_log.hpp"
 #include "server/upload_service.hpp"
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -33,7 +34,13 @@
 #include <optional>
 #include <string>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace bitsd::server {
+
+class tls_channel;  // server/tls/tls_channel.hpp: the TLS side of a connection on a TLS listener
 
 struct connection_limits {
     std::chrono::seconds idle_timeout{120};  // until the first byte of a request
@@ -64,7 +71,9 @@ public:
         std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, executor_type>;
 
     // `ticket`: this connection's place under limits.max_connections (its client's address).
-    http_connection(socket_type&& socket, const connection_shared& shared, connection_ticket ticket);
+    // `tls`: on a TLS listener, the context to shake hands with (null: plain HTTP).
+    http_connection(socket_type&& socket, const connection_shared& shared, connection_ticket ticket,
+                    std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
     ~http_connection();
 
     void run();
@@ -91,6 +100,14 @@ private:
     enum class phase { header, lock, blocking, commit, body, write, linger, closed };
     using clock = std::chrono::steady_clock;
 
+    // TLS listeners: a handshake (bounded by read_timeout_s) before the first request; then the
+    // same request loop, every read and write going through tls_ (plain: straight to stream_).
+    void do_handshake();
+    void on_handshake(boost::beast::error_code ec);
+    using write_step = void (http_connection::*)(boost::beast::error_code, std::size_t);
+    void async_write_buffer(boost::asio::const_buffer buffer, write_step next);
+    void do_tls_body_read();
+    void on_tls_body_read(boost::beast::error_code ec, std::size_t bytes);
     void do_read_header();
     void do_read_header_some();
     void on_read_header(boost::beast::error_code ec, std::size_t bytes);
@@ -132,6 +149,10 @@ private:
     void on_cut();
 
     stream_type stream_;
+    std::unique_ptr<tls_channel> tls_;  // null on a plain listener
+    // TLS bodies are read asynchronously (OpenSSL decrypts into the buffer before the handler
+    // runs), so into a buffer of the connection's own, made at its first TLS body.
+    std::unique_ptr<char[]> tls_chunk_;
     timer_type timer_;  // body, lock, commit and linger deadlines
     boost::beast::flat_buffer buffer_;  // header bytes only; never larger than the header limit
     std::optional<boost::beast::http::request_parser<boost::beast::http::empty_body>> parser_;

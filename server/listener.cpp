@@ -1,5 +1,7 @@
 #include "server/listener.hpp"
 
+#include "server/tls/tls_context.hpp"
+
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 
@@ -11,9 +13,9 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 
 listener::listener(io_context_pool& pool, const net::ip::tcp::endpoint& endpoint,
-                   connection_shared shared)
+                   connection_shared shared, std::shared_ptr<tls_context_slot> tls)
     : pool_(pool), acceptor_(pool.main_context()), retry_timer_(pool.main_context()),
-      shared_(shared) {
+      shared_(shared), tls_(std::move(tls)) {
     acceptor_.open(endpoint.protocol());
 #ifdef _WIN32
     // On Windows SO_REUSEADDR lets another process bind the same port (and steal connections):
@@ -81,7 +83,10 @@ void listener::on_accept(beast::error_code ec, http_connection::socket_type sock
             socket.close(ignored);
         } else {
             socket.set_option(net::ip::tcp::no_delay(true), ignored);
-            std::make_shared<http_connection>(std::move(socket), shared_, std::move(ticket))->run();
+            // A TLS listener's connection keeps the context it was accepted with (a reload
+            // swaps the listener's, never an established connection's).
+            std::make_shared<http_connection>(std::move(socket), shared_, std::move(ticket),
+                                              tls_ ? tls_->current() : nullptr)->run();
         }
     }
     do_accept();

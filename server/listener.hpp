@@ -14,14 +14,18 @@
 
 namespace bitsd::server {
 
+class tls_context_slot;  // server/tls/tls_context.hpp
+
 class listener : public std::enable_shared_from_this<listener> {
 public:
     // Binds and listens at once; throws boost::system::system_error on failure (start-up only).
     // Accepts on the pool's main context and hands each connection to the next context.
+    // `tls`: a TLS listener's context slot (null: plain HTTP); read once per connection.
     listener(io_context_pool& pool, const boost::asio::ip::tcp::endpoint& endpoint,
-             connection_shared shared);
+             connection_shared shared, std::shared_ptr<tls_context_slot> tls = nullptr);
 
     boost::asio::ip::tcp::endpoint local_endpoint() const;
+    bool is_tls() const noexcept { return tls_ != nullptr; }
     void run();
     void stop();
 
@@ -35,6 +39,7 @@ private:
     boost::asio::steady_timer retry_timer_;
     std::chrono::steady_clock::time_point last_warning_{};
     connection_shared shared_;
+    std::shared_ptr<tls_context_slot> tls_;
     std::chrono::steady_clock::time_point last_refusal_warning_{};  // connections over the limits
 };
 

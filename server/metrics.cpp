@@ -116,6 +116,9 @@ void metrics::render(std::string& out, const session_counts& sessions, const std
     sample(out, "bitsd_connections_open", "", open < 0 ? 0 : static_cast<std::uint64_t>(open));
     header(out, "bitsd_connections_accepted_total", "counter", "Client connections accepted.");
     sample(out, "bitsd_connections_accepted_total", "", connections_total_.load(relaxed));
+    header(out, "bitsd_tls_handshake_failures_total", "counter",
+           "TLS handshakes that failed on TLS listeners (old versions, plain HTTP, scanners).");
+    sample(out, "bitsd_tls_handshake_failures_total", "", tls_handshake_failures_.load(relaxed));
 
     header(out, "bitsd_sessions", "gauge", "Upload sessions in the store, by state (tombstones included).");
     sample(out, "bitsd_sessions", "state=\"receiving\"", sessions.receiving);

@@ -50,6 +50,9 @@ public:
         connections_total_.fetch_add(1, relaxed);
     }
     void connection_closed() noexcept { connections_open_.fetch_sub(1, relaxed); }
+    // A TLS listener's handshake that failed (old protocol versions, plain HTTP, scanners).
+    void tls_handshake_failed() noexcept { tls_handshake_failures_.fetch_add(1, relaxed); }
+    std::uint64_t tls_handshake_failures() const noexcept { return tls_handshake_failures_.load(relaxed); }
     void session_created() noexcept { sessions_created_.fetch_add(1, relaxed); }
     void session_completed() noexcept { sessions_completed_.fetch_add(1, relaxed); }
     void session_cancelled() noexcept { sessions_cancelled_.fetch_add(1, relaxed); }
@@ -76,6 +79,7 @@ private:
     counter latency_count_{0};
     std::atomic<std::int64_t> connections_open_{0};
     counter connections_total_{0};
+    counter tls_handshake_failures_{0};
     counter sessions_created_{0};
     counter sessions_completed_{0};
     counter sessions_cancelled_{0};

@@ -1,7 +1,6 @@
 #include "server/reply_sender.hpp"
 
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/write.hpp>
 
 #include <spdlog/spdlog.h>
 
@@ -16,9 +15,8 @@ constexpr std::size_t piece_size = 64 * 1024;
 
 class sender : public std::enable_shared_from_this<sender> {
 public:
-    sender(http_connection::stream_type& stream, reply_plan plan, std::chrono::seconds timeout,
-           std::function<void(bool)> done)
-        : stream_(stream), plan_(std::move(plan)), timeout_(timeout), done_(std::move(done)) {}
+    sender(reply_writer write, reply_plan plan, std::function<void(bool)> done)
+        : write_(std::move(write)), plan_(std::move(plan)), done_(std::move(done)) {}
 
     void start() {
         left_ = plan_.length;
@@ -31,11 +29,8 @@ public:
                 return done_(false);
             }
         }
-        stream_.expires_after(timeout_);
-        boost::asio::async_write(stream_, boost::asio::buffer(plan_.head),
-                                 [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                                     self->on_written(ec);
-                                 });
+        write_(boost::asio::buffer(plan_.head),
+               [self = shared_from_this()](boost::system::error_code ec) { self->on_written(ec); });
     }
 
 private:
@@ -50,16 +45,12 @@ private:
             return done_(false);
         }
         left_ -= buffer_.size();
-        stream_.expires_after(timeout_);
-        boost::asio::async_write(stream_, boost::asio::buffer(buffer_),
-                                 [self = shared_from_this()](boost::system::error_code e, std::size_t) {
-                                     self->on_written(e);
-                                 });
+        write_(boost::asio::buffer(buffer_),
+               [self = shared_from_this()](boost::system::error_code e) { self->on_written(e); });
     }
 
-    http_connection::stream_type& stream_;
+    reply_writer write_;
     reply_plan plan_;
-    std::chrono::seconds timeout_;
     std::function<void(bool)> done_;
     std::ifstream file_;
     std::vector<char> buffer_;
@@ -68,9 +59,8 @@ private:
 
 }  // namespace
 
-void send_reply(http_connection::stream_type& stream, reply_plan plan, std::chrono::seconds write_timeout,
-                std::function<void(bool)> done) {
-    std::make_shared<sender>(stream, std::move(plan), write_timeout, std::move(done))->start();
+void send_reply(reply_writer write, reply_plan plan, std::function<void(bool)> done) {
+    std::make_shared<sender>(std::move(write), std::move(plan), std::move(done))->start();
 }
 
 }  // namespace bitsd::server
