@@ -1,4 +1,5 @@
 #include "server/delivery_coordinator.hpp"
+#include "server/metrics.hpp"
 #include "server/upload_service.hpp"
 
 #include "delivery/content_digest.hpp"
@@ -9,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <ctime>
 #include <utility>
 
@@ -19,6 +21,15 @@ using protocol::bits_errc;
 using storage::delivery_state;
 
 std::int64_t now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+delivery_outcome_label outcome_label(const protocol::delivery_verdict& verdict, std::error_code local_error) {
+    if (local_error) return delivery_outcome_label::failed_transient;  // answered 500, retried
+    switch (verdict.outcome) {
+    case protocol::delivery_outcome::delivered: return delivery_outcome_label::delivered;
+    case protocol::delivery_outcome::failed_fatal: return delivery_outcome_label::failed_fatal;
+    default: return delivery_outcome_label::failed_transient;
+    }
+}
 
 // The context of a failed delivery's error Ack (bits-protocol.md Decisions: the back-end's
 // answer is the application's, BITS_ERROR_CONTEXT_REMOTE_APPLICATION).
@@ -320,6 +331,7 @@ protocol::response delivery_coordinator::record_attempt(const sync_delivery& job
         spdlog::error("session {}: storing the delivery outcome: {}", id, ec.message());
         return now->engine.error_response(bits_errc::internal_error, job.echo_session_id);
     }
+    if (d.state == delivery_state::dead_lettered) metrics::global().delivery_dead_lettered();
     return answer;
 }
 
@@ -327,10 +339,13 @@ void delivery_coordinator::run_sync(boost::asio::io_context& context, blocking_p
                                     sync_delivery job, std::string held_lock,
                                     std::function<void(protocol::response)> done) {
     auto shared_job = std::make_shared<sync_delivery>(std::move(job));
+    const auto started = std::chrono::steady_clock::now();
     delivery::run_delivery_attempt(
         client_for(context), shared_job->input,
-        [this, &context, blocking, shared_job, held_lock = std::move(held_lock),
+        [this, &context, blocking, shared_job, held_lock = std::move(held_lock), started,
          done = std::move(done)](protocol::delivery_verdict verdict, std::error_code local_error) mutable {
+            metrics::global().delivery_attempted(delivery_mode_label::sync, outcome_label(verdict, local_error),
+                                                 std::chrono::steady_clock::now() - started);
             // Storing the outcome waits for the disk: on the blocking pool, then back here.
             boost::asio::post(blocking, [this, &context, shared_job, held_lock = std::move(held_lock),
                                          done = std::move(done), verdict = std::move(verdict),

@@ -3,6 +3,7 @@
 #include "delivery/delivery_attempt.hpp"
 #include "delivery/outbox_transitions.hpp"
 #include "delivery/retry_policy.hpp"
+#include "server/metrics.hpp"
 #include "storage/session_id.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -251,9 +252,10 @@ private:
     void attempt(const std::string& id, prepared p) {
         spdlog::debug("delivery {}: attempt {} to {}", id, p.input.record.attempts, p.input.settings.url);
         auto retry = p.retry;
+        const auto started = clock::now();
         delivery::run_delivery_attempt(
             *client_, p.input,
-            [this, id, retry](protocol::delivery_verdict verdict, std::error_code local_error) {
+            [this, id, retry, started](protocol::delivery_verdict verdict, std::error_code local_error) {
                 if (stopped_) return;
                 delivery::attempt_result result = delivery::attempt_result::failed_transient;
                 std::string reason;
@@ -267,6 +269,12 @@ private:
                         result = delivery::attempt_result::failed_fatal;
                     }
                 }
+                metrics::global().delivery_attempted(
+                    delivery_mode_label::async,
+                    result == delivery::attempt_result::delivered      ? delivery_outcome_label::delivered
+                    : result == delivery::attempt_result::failed_fatal ? delivery_outcome_label::failed_fatal
+                                                                       : delivery_outcome_label::failed_transient,
+                    clock::now() - started);
                 const double unit_random = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
                 const bool copy = !local_error && verdict.copy_to_destination;
                 record_outcome(id, result, reason, retry, unit_random, copy);
@@ -326,6 +334,7 @@ private:
                        known_.erase(id);
                        break;
                    case delivery_state::dead_lettered:
+                       metrics::global().delivery_dead_lettered();
                        spdlog::error("delivery {}: dead-lettered after {} attempts: {} "
                                      "(bitsd deliveries retry {} re-drives it)",
                                      id, record.attempts, record.last_error, id);
@@ -366,6 +375,7 @@ private:
                 p.reason = "cannot dead-letter it (" + metadata.delivery.last_error + "): " + ec.message();
                 return p;
             }
+            metrics::global().delivery_dead_lettered();
             p.reason = "dead-lettered: " + metadata.delivery.last_error + " (bitsd deliveries retry " + id +
                        " re-drives it once it does)";
             return p;
