@@ -80,6 +80,13 @@ delivery_coordinator::delivery_coordinator(std::shared_ptr<const config::setting
 
 delivery_coordinator::~delivery_coordinator() = default;
 
+std::string delivery_coordinator::session_dir(const std::string& id) const {
+    // Error lines name the session's directory (issue 8 item 7).
+    storage::session_files files;
+    if (store_.local_files(id, files)) return "(no local directory)";
+    return files.data.parent_path().string();
+}
+
 std::shared_ptr<const delivery_coordinator::snapshot> delivery_coordinator::make_snapshot(
     std::shared_ptr<const config::settings> settings,
     std::vector<std::optional<delivery::delivery_settings>> per_prefix) {
@@ -197,7 +204,7 @@ fragment_result delivery_coordinator::on_complete(const protocol::packet& fragme
     const auto& id = *fragment.session_id;
     const auto now = current();  // this completion's settings, from start to end
     const auto internal = [&](const std::error_code& ec, const char* what) {
-        spdlog::error("session {}: {}: {}", id, what, ec.message());
+        spdlog::error("session {}: {} ({}): {}", id, what, session_dir(id), ec.message());
         result.response = now->engine.error_response(bits_errc::internal_error, fragment.sent_session_id);
         return result;
     };
@@ -285,7 +292,8 @@ protocol::response delivery_coordinator::record_attempt(const sync_delivery& job
     const auto now = current();
     storage::session_info info;
     if (const auto ec = store_.info(id, info)) {
-        spdlog::error("session {}: reading the session after a delivery attempt: {}", id, ec.message());
+        spdlog::error("session {}: reading the session after a delivery attempt ({}): {}", id, session_dir(id),
+                      ec.message());
         return now->engine.error_response(bits_errc::internal_error, job.echo_session_id);
     }
     auto& d = info.metadata.delivery;
@@ -293,7 +301,8 @@ protocol::response delivery_coordinator::record_attempt(const sync_delivery& job
     if (local_error) {
         d.state = delivery_state::finalised;
         d.last_error = "local: " + local_error.message();
-        spdlog::error("session {}: delivery attempt {} failed here: {}", id, d.attempts, local_error.message());
+        spdlog::error("session {}: delivery attempt {} failed here ({}): {}", id, d.attempts, session_dir(id),
+                      local_error.message());
         answer = now->engine.error_response(bits_errc::internal_error, job.echo_session_id);
     } else if (verdict.outcome == protocol::delivery_outcome::delivered) {
         d.state = delivery_state::delivered;
@@ -328,7 +337,7 @@ protocol::response delivery_coordinator::record_attempt(const sync_delivery& job
     if (const auto ec = store_.update(info.metadata)) {
         // The outcome is not durable: the client must come back, and will deliver again with the
         // same key (the back-end dedupes).
-        spdlog::error("session {}: storing the delivery outcome: {}", id, ec.message());
+        spdlog::error("session {}: storing the delivery outcome ({}): {}", id, session_dir(id), ec.message());
         return now->engine.error_response(bits_errc::internal_error, job.echo_session_id);
     }
     if (d.state == delivery_state::dead_lettered) metrics::global().delivery_dead_lettered();
@@ -402,7 +411,8 @@ close_decision delivery_coordinator::on_close(const protocol::packet& close, con
         if (!updated.delivery.close_requested) {
             updated.delivery.close_requested = true;
             if (const auto ec = store_.update(updated)) {
-                spdlog::error("session {}: recording the Close: {}", *close.session_id, ec.message());
+                spdlog::error("session {}: recording the Close ({}): {}", *close.session_id,
+                              session_dir(*close.session_id), ec.message());
                 decision.response = engine.error_response(bits_errc::internal_error, close.sent_session_id);
                 return decision;
             }

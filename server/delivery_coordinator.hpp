@@ -157,6 +157,7 @@ private:
         std::shared_ptr<const config::settings> settings,
         std::vector<std::optional<delivery::delivery_settings>> per_prefix);
     std::shared_ptr<const snapshot> current() const;
+    std::string session_dir(const std::string& id) const;
 
     delivery::http_client& client_for(boost::asio::io_context& context);
     protocol::response record_attempt(const sync_delivery& job, const protocol::delivery_verdict& verdict,

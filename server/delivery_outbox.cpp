@@ -174,6 +174,13 @@ private:
         });
     }
 
+    // Error lines name the session's directory (issue 8 item 7).
+    std::string session_dir(const std::string& id) const {
+        storage::session_files files;
+        if (store_.local_files(id, files)) return "no local directory";
+        return files.data.parent_path().string();
+    }
+
     std::shared_ptr<const route_map> current_routes() const {
         std::lock_guard<std::mutex> guard(routes_mutex_);
         return routes_;
@@ -293,7 +300,7 @@ private:
                    outcome o;
                    storage::session_info current;
                    if (auto ec = store_.info(id, current)) {
-                       o.error = "cannot read the session: " + ec.message();
+                       o.error = "cannot read the session (" + session_dir(id) + "): " + ec.message();
                        return o;
                    }
                    if (current.metadata.delivery.state != delivery_state::delivering) {
@@ -309,7 +316,7 @@ private:
                    }
                    current.metadata.delivery = o.end.record;
                    if (auto ec = store_.update(current.metadata)) {
-                       o.error = "cannot record the outcome: " + ec.message();
+                       o.error = "cannot record the outcome (" + session_dir(id) + "): " + ec.message();
                        return o;
                    }
                    o.written = true;
@@ -321,8 +328,8 @@ private:
                    if (!o.written) {
                        // The record on disk still says `delivering`: the delivery is owed and
                        // is tried again after the first delay (same key).
-                       spdlog::error("delivery {}: {} ({}); tried again later", id, o.error,
-                                     result_name(result));
+                       spdlog::error("delivery {}: {} ({}; {}); tried again later", id, o.error,
+                                     session_dir(id), result_name(result));
                        requeue_at(id, clock::now() + std::chrono::duration_cast<clock::duration>(retry.initial));
                        finished();
                        return;
@@ -357,7 +364,7 @@ private:
         prepared p;
         storage::session_info current;
         if (auto ec = store_.info(id, current)) {
-            p.reason = "cannot read the session: " + ec.message();
+            p.reason = "cannot read the session (" + session_dir(id) + "): " + ec.message();
             return p;
         }
         auto& metadata = current.metadata;
@@ -399,8 +406,8 @@ private:
             // Not counted, not sent: try again after the first delay.
             p.what = prepared::kind::defer;
             p.defer_until_ms = system_now_ms() + route->second.retry.initial.count() * 1000;
-            spdlog::error("delivery {}: cannot record the attempt: {}; tried again later", id,
-                          ec.message());
+            spdlog::error("delivery {}: cannot record the attempt ({}): {}; tried again later", id,
+                          session_dir(id), ec.message());
             return p;
         }
         p.what = prepared::kind::attempt;
@@ -422,8 +429,8 @@ private:
         }
         if (const auto ec = options_.finish_close(id)) {
             // The bytes stay; the client's next Close-Session (or the expiry) settles it.
-            spdlog::error("delivery {}: delivered, but the requested Close could not be applied: {}",
-                          id, ec.message());
+            spdlog::error("delivery {}: delivered, but the requested Close could not be applied ({}): {}",
+                          id, session_dir(id), ec.message());
         }
     }
 
@@ -523,8 +530,8 @@ private:
                 current.metadata.delivery = delivery::requeue(current.metadata.delivery, system_now_unix());
                 if (auto update_ec = store_.update(current.metadata)) {
                     locks_.unlock(*id);
-                    spdlog::error("delivery {}: retry request not applied: {}; tried at the next poll",
-                                  *id, update_ec.message());
+                    spdlog::error("delivery {}: retry request not applied ({}): {}; tried at the next poll",
+                                  *id, session_dir(*id), update_ec.message());
                     continue;  // the request file stays
                 }
                 outcome = "dead_lettered -> finalised, re-driven now";
