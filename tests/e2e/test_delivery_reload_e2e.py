@@ -4,7 +4,8 @@ The real bitsd, real back-end processes (backend_server.py) on loopback: a reloa
 prefix's notification URL to a second back-end sends the next upload there; a reload that adds a
 notification (async) to a prefix that had none delivers the next upload; a reload whose
 signing_secret_file is bad is refused and the old back-end keeps receiving; a pending async
-delivery whose prefix loses its notification in a reload is dead-lettered, not kept forever.
+delivery whose prefix loses its notification in a reload is dead-lettered, not kept forever, and
+one whose prefix becomes sync is delivered by the outbox with the prefix's new notification.
 """
 
 import os
@@ -138,6 +139,22 @@ class DeliveryReloadTest(ServerTestCase):
         row = self.wait_for("the dead letter", lambda: (lambda r: r if r.get("state") == "dead_lettered" else None)(
             self.deliveries(srv).get(session, {})), srv=srv)
         self.assertIn("no longer notifies a back-end", row["last_error"])
+
+    def test_a_pending_async_delivery_whose_prefix_becomes_sync_is_still_delivered(self):
+        port = free_port()  # nothing listens yet: the delivery stays owed
+        srv, client = self.start(upload={"notification": self.notification(port, delivery="async")})
+        session, _ = self.upload(client, "owed.bin", os.urandom(10_000))
+        self.wait_for("a failed attempt", lambda: self.deliveries(srv).get(session, {}).get("attempts", 0) >= 1,
+                      srv=srv)
+        backend = self.backend()
+        backend.control({"default": {"status": 200}})
+        # Its client was answered long ago: only the outbox can deliver it, with the prefix's
+        # current notification.
+        srv.config["uploads"][0]["notification"] = self.notification(backend.port, delivery="sync")
+        self.assertIn("configuration reloaded", self.reload(srv))
+        self.wait_for("the delivery", lambda: self.deliveries(srv).get(session, {}).get("state") == "delivered",
+                      srv=srv)
+        self.assertEqual({header(r, "BITS-Session-Id") for r in backend.requests()}, {session})
 
 
 if __name__ == "__main__":
