@@ -9,11 +9,20 @@ bool same(const listen_endpoint& a, const listen_endpoint& b) {
     return a.host == b.host && a.port == b.port && a.tls.has_value() == b.tls.has_value();
 }
 
+// The delivery settings of a prefix (issue 7): they follow a reload too (the delivery
+// coordinator and the outbox take them), so a change is reported with "uploads".
+bool same(const notification_settings& a, const notification_settings& b) {
+    return a.type == b.type && a.url == b.url && a.timeout_s == b.timeout_s && a.delivery == b.delivery &&
+           a.retry.initial_s == b.retry.initial_s && a.retry.max_s == b.retry.max_s &&
+           a.retry.give_up_after_s == b.retry.give_up_after_s && a.signing_secret_file == b.signing_secret_file;
+}
+
 bool same(const upload_prefix& a, const upload_prefix& b) {
     return a.url_prefix == b.url_prefix && a.destination_dir == b.destination_dir &&
            a.allow_overwrites == b.allow_overwrites &&
            a.allow_nested_destination == b.allow_nested_destination &&
-           a.max_upload_size == b.max_upload_size && a.session_timeout_s == b.session_timeout_s;
+           a.max_upload_size == b.max_upload_size && a.session_timeout_s == b.session_timeout_s &&
+           same(a.notification, b.notification);
 }
 
 template <typename T>

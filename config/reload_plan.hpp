@@ -18,9 +18,10 @@ struct reload_plan {
 };
 
 // Keys that only a restart changes: listen, data_dir, fsync, threads, blocking_threads. A key
-// added to settings later is applied at runtime unless it is added here. (Delivery settings,
-// issue 7: the components that use them subscribe to config_reloader::on_applied; list here
-// those that cannot follow, e.g. an outbox directory.)
+// added to settings later is applied at runtime unless it is added here. The delivery settings
+// (uploads[].notification, issue 7) follow a reload: the daemon's service factory reads the
+// secret files first (a bad one refuses the reload) and hands them to the delivery coordinator
+// and the outbox; a delivery in flight keeps the settings it started with.
 reload_plan plan_reload(const settings& running, const settings& candidate);
 
 }  // namespace bitsd::config

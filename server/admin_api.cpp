@@ -43,6 +43,12 @@ session_counts count_sessions(const std::vector<storage::session_info>& sessions
         case storage::session_state::closed: ++counts.closed; break;
         case storage::session_state::cancelled: ++counts.cancelled; break;
         }
+        switch (info.metadata.delivery.state) {
+        case storage::delivery_state::finalised: ++counts.deliveries_finalised; break;
+        case storage::delivery_state::delivering: ++counts.deliveries_delivering; break;
+        case storage::delivery_state::dead_lettered: ++counts.deliveries_dead_lettered; break;
+        default: break;
+        }
     }
     return counts;
 }
@@ -64,6 +70,9 @@ std::string sessions_json(const std::vector<storage::session_info>& sessions, st
                      {"committing", counts.committing},
                      {"closed", counts.closed},
                      {"cancelled", counts.cancelled}};
+    // Issue 7: deliveries still owed to a back-end, and those an operator must look at.
+    doc["deliveries"] = {{"owed", counts.deliveries_finalised + counts.deliveries_delivering},
+                         {"dead_lettered", counts.deliveries_dead_lettered}};
     doc["active"] = json::array();
     for (std::size_t i = 0; i < active.size() && i < active_limit; ++i) doc["active"].push_back(session_json(*active[i]));
     doc["finished"] = json::array();

@@ -48,7 +48,14 @@ bool config_reloader::reload() try {
         }
     }
     auto next = std::make_shared<const config::settings>(std::move(plan.next));
-    live_.replace(make_service_ ? make_service_(next) : std::make_shared<upload_service>(next, store_, locks_));
+    std::string refusal;
+    auto service = make_service_ ? make_service_(next, refusal) : std::make_shared<upload_service>(next, store_, locks_);
+    if (!service) {
+        spdlog::error("reload refused: {}; the running configuration stays in force",
+                      refusal.empty() ? "the new configuration could not be applied" : refusal);
+        return false;
+    }
+    live_.replace(std::move(service));
     for (const auto& o : observers_) o(next);
     if (plan.changed.empty()) {
         spdlog::info("configuration reloaded: nothing to change");

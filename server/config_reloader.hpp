@@ -32,9 +32,12 @@ public:
     // here; each applied configuration is handed to them, on the reloading thread.
     void on_applied(observer o) { observers_.push_back(std::move(o)); }
 
-    // How each new generation is built (the daemon attaches delivery to it before it is put in
-    // force). Default: a plain upload_service.
-    using service_factory = std::function<std::shared_ptr<upload_service>(std::shared_ptr<const config::settings>)>;
+    // How each new generation is built (the daemon applies the delivery settings and attaches
+    // delivery to it before it is put in force). A null result refuses the reload with `error`
+    // (e.g. an unreadable signing_secret_file); the factory must then have changed nothing.
+    // Default: a plain upload_service.
+    using service_factory = std::function<std::shared_ptr<upload_service>(std::shared_ptr<const config::settings>,
+                                                                           std::string& error)>;
     void build_services_with(service_factory make) { make_service_ = std::move(make); }
 
     // Checks run after the configuration was read and validated and before anything is

@@ -66,12 +66,12 @@ struct daemon::impl {
     config::settings settings;
     std::unique_ptr<storage::session_store> store;
     storage::session_locks locks;  // shared by the upload_service of every configuration
-    // Async deliveries (null when no prefix is async): the coordinator's scheduler. Outlives
-    // the coordinator and the blocking pool's work, which both hand sessions to it.
+    // Async deliveries: the coordinator's scheduler, always there (a reload may turn async
+    // on). Outlives the coordinator and the blocking pool's work, which both hand sessions to it.
     std::unique_ptr<delivery_outbox> outbox;
-    // Delivery to back-ends (issue 7). The scheduler is the async outbox's hand-over (d2).
-    // Both outlive every upload_service generation, which point to them.
-    no_delivery_scheduler scheduler;
+    // Delivery to back-ends (issue 7). The coordinator, the outbox and the reply server outlive
+    // every upload_service generation, which point to them; a reload gives the first two the
+    // new delivery settings (apply_delivery).
     std::unique_ptr<delivery_coordinator> delivery;
     std::unique_ptr<reply_server> replies;
     std::shared_ptr<admission_control> admission;
@@ -86,8 +86,25 @@ struct daemon::impl {
     std::shared_ptr<upload_service> make_service(std::shared_ptr<const config::settings> next) {
         if (!admission) admission = make_admission(*next);
         auto service = std::make_shared<upload_service>(next, *store, locks, admission);
-        if (delivery && delivery->any_enabled()) service->attach_delivery(delivery.get(), replies.get());
+        // Always attached: the prefixes that notify are the coordinator's to say, per request,
+        // and a reply lives until Close-Session or expiry, whatever a reload changed since.
+        service->attach_delivery(delivery.get(), replies.get());
         apply_admission(*admission, *next);
+        return service;
+    }
+
+    // A reload's generation with its delivery settings. The secret files are read first: a
+    // bad one refuses the reload (null, `error` naming the key) before anything changed; the
+    // coordinator and the outbox take the new settings once the service is built.
+    std::shared_ptr<upload_service> reload_service(std::shared_ptr<const config::settings> next, std::string& error) {
+        std::vector<std::optional<delivery::delivery_settings>> per_prefix;
+        if (auto problem = load_delivery_settings(*next, per_prefix)) {
+            error = std::move(*problem);
+            return nullptr;
+        }
+        auto service = make_service(next);
+        outbox->apply_routes(*next, per_prefix);
+        delivery->apply(std::move(next), std::move(per_prefix));
         return service;
     }
 
@@ -231,11 +248,9 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
     };
     impl_->outbox = make_delivery_outbox(s, deliveries, *impl_->store, impl_->locks, impl_->blocking,
                                          std::move(outbox_settings));
-    delivery_scheduler& scheduler = impl_->outbox ? static_cast<delivery_scheduler&>(*impl_->outbox)
-                                                  : impl_->scheduler;
     impl_->delivery = std::make_unique<delivery_coordinator>(first, *impl_->store, impl_->locks,
-                                                             std::move(deliveries), scheduler);
-    if (impl_->delivery->any_enabled()) impl_->replies = std::make_unique<reply_server>(*impl_->store);
+                                                             std::move(deliveries), *impl_->outbox);
+    impl_->replies = std::make_unique<reply_server>(*impl_->store);
     impl_->live = std::make_unique<live_service>(impl_->make_service(first));
     const connection_shared shared{*impl_->live, impl_->blocking, impl_->registry};
     impl_->tls = std::make_unique<tls_listeners>(s.listen);  // throws naming listen[i].tls.cert/key
@@ -273,7 +288,9 @@ void daemon::reload_with(settings_loader load) {
     impl_->reloader = std::make_unique<config_reloader>(std::move(load), *impl_->live, *impl_->store,
                                                         impl_->locks);
     impl_->reloader->build_services_with(
-        [&d = *impl_](std::shared_ptr<const config::settings> next) { return d.make_service(std::move(next)); });
+        [&d = *impl_](std::shared_ptr<const config::settings> next, std::string& error) {
+            return d.reload_service(std::move(next), error);
+        });
     // TLS listeners read their certificate and key again; one that does not load refuses the
     // reload (the running contexts stay), else they are swapped in with the rest.
     impl_->reloader->check_with(
@@ -315,11 +332,11 @@ int daemon::run() {
         d.schedule_watchdog(*interval);
     }
     std::thread maintenance_thread([&d] { d.maintenance.run(); });
-    if (d.outbox) d.outbox->start();  // re-drives every delivery owed
+    d.outbox->start();  // re-drives every delivery owed
 
     d.pool.run();
     // Attempts in flight are abandoned (still `delivering` on disk, re-driven at the next start).
-    if (d.outbox) d.outbox->stop();
+    d.outbox->stop();
     d.maintenance.stop();
     maintenance_thread.join();
     // Disk work in flight finishes (a commit is never cut off; it is resumable anyway); work

@@ -1,4 +1,5 @@
 #include "server/delivery_coordinator.hpp"
+#include "server/metrics.hpp"
 #include "server/upload_service.hpp"
 
 #include "delivery/content_digest.hpp"
@@ -9,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <ctime>
 #include <utility>
 
@@ -19,6 +21,15 @@ using protocol::bits_errc;
 using storage::delivery_state;
 
 std::int64_t now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+delivery_outcome_label outcome_label(const protocol::delivery_verdict& verdict, std::error_code local_error) {
+    if (local_error) return delivery_outcome_label::failed_transient;  // answered 500, retried
+    switch (verdict.outcome) {
+    case protocol::delivery_outcome::delivered: return delivery_outcome_label::delivered;
+    case protocol::delivery_outcome::failed_fatal: return delivery_outcome_label::failed_fatal;
+    default: return delivery_outcome_label::failed_transient;
+    }
+}
 
 // The context of a failed delivery's error Ack (bits-protocol.md Decisions: the back-end's
 // answer is the application's, BITS_ERROR_CONTEXT_REMOTE_APPLICATION).
@@ -62,26 +73,57 @@ delivery_coordinator::delivery_coordinator(std::shared_ptr<const config::setting
                                            storage::session_store& store, storage::session_locks& locks,
                                            std::vector<std::optional<delivery::delivery_settings>> per_prefix,
                                            delivery_scheduler& scheduler)
-    : settings_(std::move(settings)),
-      store_(store),
+    : store_(store),
       locks_(locks),
-      engine_(engine_settings_from(*settings_)),
-      per_prefix_(std::move(per_prefix)),
-      scheduler_(scheduler) {
-    for (const auto& p : per_prefix_) any_enabled_ = any_enabled_ || p.has_value();
-}
+      scheduler_(scheduler),
+      snapshot_(make_snapshot(std::move(settings), std::move(per_prefix))) {}
 
 delivery_coordinator::~delivery_coordinator() = default;
 
-std::optional<std::size_t> delivery_coordinator::notifying(const std::string& url_prefix) const {
-    for (std::size_t i = 0; i < settings_->uploads.size() && i < per_prefix_.size(); ++i) {
-        if (settings_->uploads[i].url_prefix == url_prefix && per_prefix_[i]) return i;
+std::string delivery_coordinator::session_dir(const std::string& id) const {
+    // Error lines name the session's directory (issue 8 item 7).
+    storage::session_files files;
+    if (store_.local_files(id, files)) return "(no local directory)";
+    return files.data.parent_path().string();
+}
+
+std::shared_ptr<const delivery_coordinator::snapshot> delivery_coordinator::make_snapshot(
+    std::shared_ptr<const config::settings> settings,
+    std::vector<std::optional<delivery::delivery_settings>> per_prefix) {
+    auto next = std::make_shared<snapshot>(snapshot{settings, protocol::engine(engine_settings_from(*settings)),
+                                                    std::move(per_prefix), false});
+    for (const auto& p : next->per_prefix) next->any_enabled = next->any_enabled || p.has_value();
+    return next;
+}
+
+void delivery_coordinator::apply(std::shared_ptr<const config::settings> settings,
+                                 std::vector<std::optional<delivery::delivery_settings>> per_prefix) {
+    auto next = make_snapshot(std::move(settings), std::move(per_prefix));
+    std::lock_guard<std::mutex> guard(snapshot_mutex_);
+    snapshot_.swap(next);
+    // The old snapshot is freed here or by the last call still working on it.
+}
+
+std::shared_ptr<const delivery_coordinator::snapshot> delivery_coordinator::current() const {
+    std::lock_guard<std::mutex> guard(snapshot_mutex_);
+    return snapshot_;
+}
+
+std::optional<std::size_t> delivery_coordinator::snapshot::notifying(const std::string& url_prefix) const {
+    for (std::size_t i = 0; i < settings->uploads.size() && i < per_prefix.size(); ++i) {
+        if (settings->uploads[i].url_prefix == url_prefix && per_prefix[i]) return i;
     }
     return std::nullopt;
 }
 
+bool delivery_coordinator::snapshot::async(std::size_t prefix_index) const {
+    return settings->uploads[prefix_index].notification.delivery == config::delivery_mode::async;
+}
+
+bool delivery_coordinator::any_enabled() const { return current()->any_enabled; }
+
 bool delivery_coordinator::enabled(const std::string& url_prefix) const {
-    return notifying(url_prefix).has_value();
+    return current()->notifying(url_prefix).has_value();
 }
 
 std::string delivery_coordinator::reply_path(const std::string& session_id) {
@@ -160,21 +202,29 @@ fragment_result delivery_coordinator::on_complete(const protocol::packet& fragme
                                                   const request_origin& origin, protocol::response ack) {
     fragment_result result;
     const auto& id = *fragment.session_id;
+    const auto now = current();  // this completion's settings, from start to end
     const auto internal = [&](const std::error_code& ec, const char* what) {
-        spdlog::error("session {}: {}: {}", id, what, ec.message());
-        result.response = engine_.error_response(bits_errc::internal_error, fragment.sent_session_id);
+        spdlog::error("session {}: {} ({}): {}", id, what, session_dir(id), ec.message());
+        result.response = now->engine.error_response(bits_errc::internal_error, fragment.sent_session_id);
         return result;
     };
-    const auto prefix_index = notifying(url_prefix);
-    if (!prefix_index) return internal(std::make_error_code(std::errc::invalid_argument), "finding its notification");
+    const auto prefix_index = now->notifying(url_prefix);
+    if (!prefix_index) {
+        // A reload took the prefix's notification away while this fragment ran: it completes
+        // as a plain upload would under the new settings (Close-Session commits it).
+        spdlog::info("session {}: prefix {} no longer notifies a back-end (reloaded): a plain upload", id,
+                     url_prefix);
+        result.response = std::move(ack);
+        return result;
+    }
     storage::session_info info;
     if (const auto ec = store_.info(id, info)) return internal(ec, "reading the session to deliver it");
     auto& d = info.metadata.delivery;
     if (d.state == delivery_state::none) {
         if (const auto ec = finalise(id, origin, info)) return internal(ec, "finalising");
     }
-    const auto& settings = *per_prefix_[*prefix_index];
-    const bool async = settings_->uploads[*prefix_index].notification.delivery == config::delivery_mode::async;
+    const auto& settings = *now->per_prefix[*prefix_index];
+    const bool async = now->async(*prefix_index);
 
     if (d.state == delivery_state::delivered || d.state == delivery_state::dead_lettered) {
         result.response = stored_answer(d, ack, fragment.sent_session_id);
@@ -208,7 +258,7 @@ fragment_result delivery_coordinator::on_complete(const protocol::packet& fragme
 }
 
 protocol::response delivery_coordinator::failure_ack(const std::optional<std::string>& echo, unsigned status,
-                                                     std::uint32_t hresult, std::uint32_t context) const {
+                                                     std::uint32_t hresult, std::uint32_t context) {
     // The shape of every error Ack (engine::error_response) with the back-end's own answer.
     protocol::response r;
     r.status = status;
@@ -223,7 +273,7 @@ protocol::response delivery_coordinator::failure_ack(const std::optional<std::st
 
 protocol::response delivery_coordinator::stored_answer(const storage::delivery_record& record,
                                                        const protocol::response& ack,
-                                                       const std::optional<std::string>& echo) const {
+                                                       const std::optional<std::string>& echo) {
     if (record.state == delivery_state::delivered) {
         protocol::response r = ack;
         if (!record.reply_url.empty()) r.headers.emplace_back("BITS-Reply-URL", record.reply_url);
@@ -239,18 +289,21 @@ protocol::response delivery_coordinator::record_attempt(const sync_delivery& job
                                                         const protocol::delivery_verdict& verdict,
                                                         std::error_code local_error) {
     const auto& id = job.input.session_id;
+    const auto now = current();
     storage::session_info info;
     if (const auto ec = store_.info(id, info)) {
-        spdlog::error("session {}: reading the session after a delivery attempt: {}", id, ec.message());
-        return engine_.error_response(bits_errc::internal_error, job.echo_session_id);
+        spdlog::error("session {}: reading the session after a delivery attempt ({}): {}", id, session_dir(id),
+                      ec.message());
+        return now->engine.error_response(bits_errc::internal_error, job.echo_session_id);
     }
     auto& d = info.metadata.delivery;
     protocol::response answer;
     if (local_error) {
         d.state = delivery_state::finalised;
         d.last_error = "local: " + local_error.message();
-        spdlog::error("session {}: delivery attempt {} failed here: {}", id, d.attempts, local_error.message());
-        answer = engine_.error_response(bits_errc::internal_error, job.echo_session_id);
+        spdlog::error("session {}: delivery attempt {} failed here ({}): {}", id, d.attempts, session_dir(id),
+                      local_error.message());
+        answer = now->engine.error_response(bits_errc::internal_error, job.echo_session_id);
     } else if (verdict.outcome == protocol::delivery_outcome::delivered) {
         d.state = delivery_state::delivered;
         d.last_error.clear();
@@ -284,9 +337,10 @@ protocol::response delivery_coordinator::record_attempt(const sync_delivery& job
     if (const auto ec = store_.update(info.metadata)) {
         // The outcome is not durable: the client must come back, and will deliver again with the
         // same key (the back-end dedupes).
-        spdlog::error("session {}: storing the delivery outcome: {}", id, ec.message());
-        return engine_.error_response(bits_errc::internal_error, job.echo_session_id);
+        spdlog::error("session {}: storing the delivery outcome ({}): {}", id, session_dir(id), ec.message());
+        return now->engine.error_response(bits_errc::internal_error, job.echo_session_id);
     }
+    if (d.state == delivery_state::dead_lettered) metrics::global().delivery_dead_lettered();
     return answer;
 }
 
@@ -294,10 +348,13 @@ void delivery_coordinator::run_sync(boost::asio::io_context& context, blocking_p
                                     sync_delivery job, std::string held_lock,
                                     std::function<void(protocol::response)> done) {
     auto shared_job = std::make_shared<sync_delivery>(std::move(job));
+    const auto started = std::chrono::steady_clock::now();
     delivery::run_delivery_attempt(
         client_for(context), shared_job->input,
-        [this, &context, blocking, shared_job, held_lock = std::move(held_lock),
+        [this, &context, blocking, shared_job, held_lock = std::move(held_lock), started,
          done = std::move(done)](protocol::delivery_verdict verdict, std::error_code local_error) mutable {
+            metrics::global().delivery_attempted(delivery_mode_label::sync, outcome_label(verdict, local_error),
+                                                 std::chrono::steady_clock::now() - started);
             // Storing the outcome waits for the disk: on the blocking pool, then back here.
             boost::asio::post(blocking, [this, &context, shared_job, held_lock = std::move(held_lock),
                                          done = std::move(done), verdict = std::move(verdict),
@@ -338,9 +395,10 @@ close_decision delivery_coordinator::on_close(const protocol::packet& close, con
                                               const storage::session_metadata& metadata) {
     close_decision decision;
     const auto& d = metadata.delivery;
-    const auto prefix_index = notifying(url_prefix);
-    const bool async = prefix_index &&
-                       settings_->uploads[*prefix_index].notification.delivery == config::delivery_mode::async;
+    const auto now = current();
+    const auto& engine = now->engine;
+    const auto prefix_index = now->notifying(url_prefix);
+    const bool async = prefix_index && now->async(*prefix_index);
     if (d.state == delivery_state::delivered) {
         decision.action = d.copy_to_destination ? close_decision::kind::commit : close_decision::kind::release;
         return decision;
@@ -353,21 +411,22 @@ close_decision delivery_coordinator::on_close(const protocol::packet& close, con
         if (!updated.delivery.close_requested) {
             updated.delivery.close_requested = true;
             if (const auto ec = store_.update(updated)) {
-                spdlog::error("session {}: recording the Close: {}", *close.session_id, ec.message());
-                decision.response = engine_.error_response(bits_errc::internal_error, close.sent_session_id);
+                spdlog::error("session {}: recording the Close ({}): {}", *close.session_id,
+                              session_dir(*close.session_id), ec.message());
+                decision.response = engine.error_response(bits_errc::internal_error, close.sent_session_id);
                 return decision;
             }
         }
         if (storage::delivery_pending(d.state)) scheduler_.schedule(*close.session_id);
-        decision.response = engine_.ack(close);
+        decision.response = engine.ack(close);
         return decision;
     }
     // Sync, and the final fragment was never answered with success: the client has nothing to
     // close yet. It gets the answer its final fragment would get (the stored failure), or busy.
     if (d.state == delivery_state::dead_lettered || d.failed_status != 0) {
-        decision.response = stored_answer(d, engine_.ack(close), close.sent_session_id);
+        decision.response = stored_answer(d, engine.ack(close), close.sent_session_id);
     } else {
-        decision.response = engine_.error_response(bits_errc::session_busy, close.sent_session_id);
+        decision.response = engine.error_response(bits_errc::session_busy, close.sent_session_id);
     }
     return decision;
 }

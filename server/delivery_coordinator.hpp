@@ -90,8 +90,15 @@ public:
     delivery_coordinator(const delivery_coordinator&) = delete;
     delivery_coordinator& operator=(const delivery_coordinator&) = delete;
 
+    // A reload (SIGHUP) with settings already validated (per_prefix from load_delivery_settings
+    // of the same settings). Swaps in an immutable snapshot: every call takes the snapshot in
+    // force when it starts and works on it to its end; a sync delivery already prepared keeps
+    // the settings it was prepared with (sync_delivery::input). Any thread.
+    void apply(std::shared_ptr<const config::settings> settings,
+               std::vector<std::optional<delivery::delivery_settings>> per_prefix);
+
     bool enabled(const std::string& url_prefix) const;
-    bool any_enabled() const noexcept { return any_enabled_; }
+    bool any_enabled() const;
 
     // ---- blocking pool, session lock held ----
 
@@ -136,25 +143,38 @@ public:
     static std::string reply_path(const std::string& session_id);
 
 private:
+    // One configuration's delivery settings, never changed once built.
+    struct snapshot {
+        std::shared_ptr<const config::settings> settings;
+        protocol::engine engine;
+        std::vector<std::optional<delivery::delivery_settings>> per_prefix;
+        bool any_enabled = false;
+        // The index of url_prefix in settings->uploads, when it notifies a back-end.
+        std::optional<std::size_t> notifying(const std::string& url_prefix) const;
+        bool async(std::size_t prefix_index) const;
+    };
+    static std::shared_ptr<const snapshot> make_snapshot(
+        std::shared_ptr<const config::settings> settings,
+        std::vector<std::optional<delivery::delivery_settings>> per_prefix);
+    std::shared_ptr<const snapshot> current() const;
+    std::string session_dir(const std::string& id) const;
+
     delivery::http_client& client_for(boost::asio::io_context& context);
     protocol::response record_attempt(const sync_delivery& job, const protocol::delivery_verdict& verdict,
                                       std::error_code local_error);
     std::error_code finalise(const std::string& id, const request_origin& origin, storage::session_info& info);
-    // The index of url_prefix in settings_->uploads, when it notifies a back-end.
-    std::optional<std::size_t> notifying(const std::string& url_prefix) const;
-    protocol::response failure_ack(const std::optional<std::string>& echo, unsigned status,
-                                   std::uint32_t hresult, std::uint32_t context) const;
-    protocol::response stored_answer(const storage::delivery_record& record,
-                                     const protocol::response& ack,
-                                     const std::optional<std::string>& echo) const;
+    static protocol::response failure_ack(const std::optional<std::string>& echo, unsigned status,
+                                          std::uint32_t hresult, std::uint32_t context);
+    static protocol::response stored_answer(const storage::delivery_record& record,
+                                            const protocol::response& ack,
+                                            const std::optional<std::string>& echo);
 
-    std::shared_ptr<const config::settings> settings_;
     storage::session_store& store_;
     storage::session_locks& locks_;
-    protocol::engine engine_;
-    std::vector<std::optional<delivery::delivery_settings>> per_prefix_;
     delivery_scheduler& scheduler_;
-    bool any_enabled_ = false;
+
+    mutable std::mutex snapshot_mutex_;  // guards snapshot_ (the pointer, not what it points to)
+    std::shared_ptr<const snapshot> snapshot_;
 
     std::mutex mutex_;  // guards the two maps
     std::map<std::string, std::shared_ptr<delivery::content_digest>> digests_;

@@ -3,6 +3,7 @@
 #include "delivery/delivery_attempt.hpp"
 #include "delivery/outbox_transitions.hpp"
 #include "delivery/retry_policy.hpp"
+#include "server/metrics.hpp"
 #include "storage/session_id.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -13,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <mutex>
 #include <optional>
 #include <queue>
 #include <random>
@@ -29,11 +31,16 @@ namespace fs = std::filesystem;
 using storage::delivery_state;
 using clock = std::chrono::steady_clock;
 
-// One upload prefix whose deliveries are async: how to deliver and how to retry.
+// One upload prefix that notifies a back-end: how to deliver and how to retry. Only `async`
+// routes are the outbox's own (re-driven at start-up and after a reload); a sync one serves
+// deliveries handed over while the prefix was async, or re-driven by an operator.
 struct outbox_route {
     delivery::delivery_settings settings;
     delivery::retry_settings retry;
+    bool async = false;
 };
+
+using route_map = std::map<std::string, outbox_route>;
 
 namespace {
 
@@ -65,11 +72,11 @@ const char* result_name(delivery::attempt_result result) {
 class delivery_outbox::impl {
 public:
     impl(storage::session_store& store, storage::session_locks& locks, blocking_pool& blocking,
-         std::map<std::string, outbox_route> routes, outbox_options options)
+         route_map routes, outbox_options options)
         : store_(store),
           locks_(locks),
           blocking_(blocking),
-          routes_(std::move(routes)),
+          routes_(std::make_shared<const route_map>(std::move(routes))),
           options_(std::move(options)),
           random_(std::random_device{}()) {
         if (options_.max_in_flight == 0) options_.max_in_flight = 1;
@@ -83,19 +90,22 @@ public:
         delivery::http_client_options client_options;
         client_ = std::make_unique<delivery::http_client>(context_, client_options);
         thread_ = std::thread([this] { context_.run(); });
-        if (routes_.empty()) return;  // nothing is async: nothing to re-drive or poll
+        // Once at start-up whatever the routes: a delivery owed to a prefix that no longer
+        // notifies is dead-lettered instead of waiting forever.
         net::post(blocking_.executor(), [this] { scan_store(); });
-        if (!options_.retry_requests_dir.empty()) {
-            // Made here, by the daemon's user, so that it can delete the requests a CLI run by
-            // that same user (or root) drops in it.
-            std::error_code ec;
-            fs::create_directories(options_.retry_requests_dir, ec);
-            if (ec) {
-                spdlog::warn("outbox: cannot create {}: {}; `bitsd deliveries retry` cannot reach "
-                             "this daemon", options_.retry_requests_dir.string(), ec.message());
-            }
-            net::post(context_, [this] { poll_retry_requests(); });
+        net::post(context_, [this] { on_routes_changed(false); });
+    }
+
+    // A reload: the prefixes' current delivery settings. Deliveries prepared before keep what
+    // they were prepared with; the next preparation of each session takes the new routes.
+    void apply_routes(route_map routes) {
+        auto next = std::make_shared<const route_map>(std::move(routes));
+        {
+            std::lock_guard<std::mutex> guard(routes_mutex_);
+            routes_.swap(next);
         }
+        // Queued until start() when it comes first.
+        net::post(context_, [this] { on_routes_changed(true); });
     }
 
     void stop() {
@@ -138,6 +148,43 @@ private:
     };
 
     // ---- on the outbox's thread -----------------------------------------------------------
+
+    // At start-up and after each reload: while some prefix is async, every delivery owed in
+    // the store is found (enqueue ignores those already queued or in flight) and retry
+    // requests are polled. Nothing is scanned or polled while no prefix is async.
+    void on_routes_changed(bool scan) {
+        if (stopped_) return;
+        const auto routes = current_routes();
+        bool any_async = false;
+        for (const auto& [prefix, route] : *routes) any_async = any_async || route.async;
+        if (!any_async) return;
+        if (scan) net::post(blocking_.executor(), [this] { scan_store(); });
+        if (polling_ || options_.retry_requests_dir.empty()) return;
+        polling_ = true;
+        net::post(blocking_.executor(), [this] {
+            // Made here, by the daemon's user, so that it can delete the requests a CLI run by
+            // that same user (or root) drops in it.
+            std::error_code ec;
+            fs::create_directories(options_.retry_requests_dir, ec);
+            if (ec) {
+                spdlog::warn("outbox: cannot create {}: {}; `bitsd deliveries retry` cannot reach "
+                             "this daemon", options_.retry_requests_dir.string(), ec.message());
+            }
+            net::post(context_, [this] { poll_retry_requests(); });
+        });
+    }
+
+    // Error lines name the session's directory (issue 8 item 7).
+    std::string session_dir(const std::string& id) const {
+        storage::session_files files;
+        if (store_.local_files(id, files)) return "no local directory";
+        return files.data.parent_path().string();
+    }
+
+    std::shared_ptr<const route_map> current_routes() const {
+        std::lock_guard<std::mutex> guard(routes_mutex_);
+        return routes_;
+    }
 
     void enqueue(const std::string& id, clock::time_point due) {
         if (stopped_ || !known_.insert(id).second) return;  // queued or in flight already
@@ -212,9 +259,10 @@ private:
     void attempt(const std::string& id, prepared p) {
         spdlog::debug("delivery {}: attempt {} to {}", id, p.input.record.attempts, p.input.settings.url);
         auto retry = p.retry;
+        const auto started = clock::now();
         delivery::run_delivery_attempt(
             *client_, p.input,
-            [this, id, retry](protocol::delivery_verdict verdict, std::error_code local_error) {
+            [this, id, retry, started](protocol::delivery_verdict verdict, std::error_code local_error) {
                 if (stopped_) return;
                 delivery::attempt_result result = delivery::attempt_result::failed_transient;
                 std::string reason;
@@ -228,6 +276,12 @@ private:
                         result = delivery::attempt_result::failed_fatal;
                     }
                 }
+                metrics::global().delivery_attempted(
+                    delivery_mode_label::async,
+                    result == delivery::attempt_result::delivered      ? delivery_outcome_label::delivered
+                    : result == delivery::attempt_result::failed_fatal ? delivery_outcome_label::failed_fatal
+                                                                       : delivery_outcome_label::failed_transient,
+                    clock::now() - started);
                 const double unit_random = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
                 const bool copy = !local_error && verdict.copy_to_destination;
                 record_outcome(id, result, reason, retry, unit_random, copy);
@@ -246,7 +300,7 @@ private:
                    outcome o;
                    storage::session_info current;
                    if (auto ec = store_.info(id, current)) {
-                       o.error = "cannot read the session: " + ec.message();
+                       o.error = "cannot read the session (" + session_dir(id) + "): " + ec.message();
                        return o;
                    }
                    if (current.metadata.delivery.state != delivery_state::delivering) {
@@ -262,7 +316,7 @@ private:
                    }
                    current.metadata.delivery = o.end.record;
                    if (auto ec = store_.update(current.metadata)) {
-                       o.error = "cannot record the outcome: " + ec.message();
+                       o.error = "cannot record the outcome (" + session_dir(id) + "): " + ec.message();
                        return o;
                    }
                    o.written = true;
@@ -274,8 +328,8 @@ private:
                    if (!o.written) {
                        // The record on disk still says `delivering`: the delivery is owed and
                        // is tried again after the first delay (same key).
-                       spdlog::error("delivery {}: {} ({}); tried again later", id, o.error,
-                                     result_name(result));
+                       spdlog::error("delivery {}: {} ({}; {}); tried again later", id, o.error,
+                                     session_dir(id), result_name(result));
                        requeue_at(id, clock::now() + std::chrono::duration_cast<clock::duration>(retry.initial));
                        finished();
                        return;
@@ -287,6 +341,7 @@ private:
                        known_.erase(id);
                        break;
                    case delivery_state::dead_lettered:
+                       metrics::global().delivery_dead_lettered();
                        spdlog::error("delivery {}: dead-lettered after {} attempts: {} "
                                      "(bitsd deliveries retry {} re-drives it)",
                                      id, record.attempts, record.last_error, id);
@@ -309,15 +364,27 @@ private:
         prepared p;
         storage::session_info current;
         if (auto ec = store_.info(id, current)) {
-            p.reason = "cannot read the session: " + ec.message();
+            p.reason = "cannot read the session (" + session_dir(id) + "): " + ec.message();
             return p;
         }
         auto& metadata = current.metadata;
         if (!storage::delivery_pending(metadata.delivery.state)) return p;  // done meanwhile
-        const auto route = routes_.find(metadata.url_prefix);
-        if (route == routes_.end()) {
-            p.reason = "prefix " + metadata.url_prefix +
-                       " has no async notification configured: not delivered in the background";
+        const auto routes = current_routes();
+        const auto route = routes->find(metadata.url_prefix);
+        if (route == routes->end()) {
+            // A reload (or a restart) took the prefix's notification away: nothing says where
+            // it would go. Dead-lettered, visible to `bitsd deliveries list`, re-driven by
+            // `bitsd deliveries retry` once the prefix notifies again; never kept forever.
+            metadata.delivery.state = delivery_state::dead_lettered;
+            metadata.delivery.last_error = "prefix " + metadata.url_prefix +
+                                           " no longer notifies a back-end (configuration changed)";
+            if (auto ec = store_.update(metadata)) {
+                p.reason = "cannot dead-letter it (" + metadata.delivery.last_error + "): " + ec.message();
+                return p;
+            }
+            metrics::global().delivery_dead_lettered();
+            p.reason = "dead-lettered: " + metadata.delivery.last_error + " (bitsd deliveries retry " + id +
+                       " re-drives it once it does)";
             return p;
         }
         // Not due yet (a hand-over for a session that is waiting out its backoff): wait. The
@@ -339,8 +406,8 @@ private:
             // Not counted, not sent: try again after the first delay.
             p.what = prepared::kind::defer;
             p.defer_until_ms = system_now_ms() + route->second.retry.initial.count() * 1000;
-            spdlog::error("delivery {}: cannot record the attempt: {}; tried again later", id,
-                          ec.message());
+            spdlog::error("delivery {}: cannot record the attempt ({}): {}; tried again later", id,
+                          session_dir(id), ec.message());
             return p;
         }
         p.what = prepared::kind::attempt;
@@ -362,8 +429,8 @@ private:
         }
         if (const auto ec = options_.finish_close(id)) {
             // The bytes stay; the client's next Close-Session (or the expiry) settles it.
-            spdlog::error("delivery {}: delivered, but the requested Close could not be applied: {}",
-                          id, ec.message());
+            spdlog::error("delivery {}: delivered, but the requested Close could not be applied ({}): {}",
+                          id, session_dir(id), ec.message());
         }
     }
 
@@ -377,6 +444,7 @@ private:
         std::vector<owed> found;
         std::size_t elsewhere = 0;
         std::vector<std::string> closes;  // delivered, Close requested, not applied (a crash)
+        const auto routes = current_routes();
         const auto ec = store_.list([&](const storage::session_info& info) {
             const auto& d = info.metadata.delivery;
             if (d.state == delivery_state::delivered && d.close_requested &&
@@ -384,7 +452,12 @@ private:
                 closes.push_back(info.metadata.id);
             }
             if (!storage::delivery_pending(d.state)) return;
-            if (routes_.count(info.metadata.url_prefix) == 0) {
+            const auto route = routes->find(info.metadata.url_prefix);
+            // A prefix now sync: the record does not say whether the delivery was async (the
+            // client was answered and only the outbox will deliver it) or a failed sync one
+            // (the client retries): left to the client. A prefix that no longer notifies:
+            // taken in, to be dead-lettered (prepare).
+            if (route != routes->end() && !route->second.async) {
                 ++elsewhere;
                 return;
             }
@@ -401,7 +474,7 @@ private:
         }
         if (!found.empty()) spdlog::info("outbox: {} deliveries owed, re-driven", found.size());
         if (elsewhere > 0) {
-            spdlog::info("outbox: {} pending deliveries of prefixes without async delivery are "
+            spdlog::info("outbox: {} pending deliveries of prefixes with sync delivery are "
                          "left to their clients' retries", elsewhere);
         }
         net::post(context_, [this, found = std::move(found)] {
@@ -457,8 +530,8 @@ private:
                 current.metadata.delivery = delivery::requeue(current.metadata.delivery, system_now_unix());
                 if (auto update_ec = store_.update(current.metadata)) {
                     locks_.unlock(*id);
-                    spdlog::error("delivery {}: retry request not applied: {}; tried at the next poll",
-                                  *id, update_ec.message());
+                    spdlog::error("delivery {}: retry request not applied ({}): {}; tried at the next poll",
+                                  *id, session_dir(*id), update_ec.message());
                     continue;  // the request file stays
                 }
                 outcome = "dead_lettered -> finalised, re-driven now";
@@ -475,8 +548,10 @@ private:
     storage::session_store& store_;
     storage::session_locks& locks_;
     blocking_pool& blocking_;
-    const std::map<std::string, outbox_route> routes_;
+    mutable std::mutex routes_mutex_;  // guards the pointer; the map it points to never changes
+    std::shared_ptr<const route_map> routes_;
     outbox_options options_;
+    bool polling_ = false;  // retry requests are polled (outbox thread)
 
     net::io_context context_{1};
     std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
@@ -502,29 +577,43 @@ void delivery_outbox::start() { impl_->start(); }
 void delivery_outbox::schedule(const std::string& session_id) { impl_->schedule(session_id); }
 void delivery_outbox::stop() { impl_->stop(); }
 
-std::unique_ptr<delivery_outbox> make_delivery_outbox(
-    const config::settings& settings,
-    const std::vector<std::optional<delivery::delivery_settings>>& per_prefix,
-    storage::session_store& store, storage::session_locks& locks, blocking_pool& blocking,
-    outbox_options options) {
-    std::map<std::string, outbox_route> routes;
+namespace {
+
+route_map routes_of(const config::settings& settings,
+                    const std::vector<std::optional<delivery::delivery_settings>>& per_prefix) {
+    route_map routes;
     for (std::size_t i = 0; i < settings.uploads.size() && i < per_prefix.size(); ++i) {
         const auto& upload = settings.uploads[i];
         const auto& n = upload.notification;
-        if (!per_prefix[i] || n.delivery != config::delivery_mode::async) continue;
+        if (!per_prefix[i]) continue;
         outbox_route route;
         route.settings = *per_prefix[i];
         route.retry.initial = std::chrono::seconds(n.retry.initial_s);
         route.retry.max = std::chrono::seconds(n.retry.max_s);
         route.retry.give_up_after = std::chrono::seconds(n.retry.give_up_after_s);
+        route.async = n.delivery == config::delivery_mode::async;
         routes.emplace(upload.url_prefix, std::move(route));
     }
-    if (routes.empty()) return nullptr;
+    return routes;
+}
+
+}  // namespace
+
+void delivery_outbox::apply_routes(const config::settings& settings,
+                                   const std::vector<std::optional<delivery::delivery_settings>>& per_prefix) {
+    impl_->apply_routes(routes_of(settings, per_prefix));
+}
+
+std::unique_ptr<delivery_outbox> make_delivery_outbox(
+    const config::settings& settings,
+    const std::vector<std::optional<delivery::delivery_settings>>& per_prefix,
+    storage::session_store& store, storage::session_locks& locks, blocking_pool& blocking,
+    outbox_options options) {
     if (options.retry_requests_dir.empty()) {
         options.retry_requests_dir = settings.data_dir / delivery_outbox::retry_requests_name;
     }
     return std::make_unique<delivery_outbox>(std::make_unique<delivery_outbox::impl>(
-        store, locks, blocking, std::move(routes), std::move(options)));
+        store, locks, blocking, routes_of(settings, per_prefix), std::move(options)));
 }
 
 }  // namespace bitsd::server

@@ -68,6 +68,14 @@ public:
     // added twice.
     void schedule(const std::string& session_id) override;
 
+    // A reload (SIGHUP): the prefixes' delivery settings from now on (per_prefix from
+    // load_delivery_settings of the same settings). Attempts in flight keep the settings they
+    // started with; each next attempt takes the new ones. When some prefix is async, the store
+    // is scanned again for deliveries owed (a prefix that just became async gets its pending
+    // ones) and retry requests are polled. Any thread.
+    void apply_routes(const config::settings& settings,
+                      const std::vector<std::optional<delivery::delivery_settings>>& per_prefix);
+
     // Stops the thread. Attempts in flight are abandoned: their sessions stay `delivering` on
     // disk and are re-driven, with the same key, at the next start. Call before the blocking
     // pool is stopped and joined; the object must outlive that pool's work.
@@ -80,8 +88,14 @@ private:
     std::unique_ptr<impl> impl_;
 };
 
-// The outbox for the configured prefixes with `"delivery": "async"`, or null when there is
-// none. per_prefix: each prefix's delivery settings (load_delivery_settings), config order.
+// The outbox, always (a reload may turn async delivery on); it scans the store and polls for
+// retry requests only while some prefix is async. per_prefix: each prefix's delivery settings
+// (load_delivery_settings), config order.
+//
+// A pending delivery the outbox is handed whose prefix no longer notifies a back-end (a reload
+// took it away) is dead-lettered with that reason; one whose prefix became sync is delivered
+// with the prefix's current notification (its client was already answered: only the outbox
+// delivers it).
 std::unique_ptr<delivery_outbox> make_delivery_outbox(const config::settings& settings,
                                                       const std::vector<std::optional<delivery::delivery_settings>>& per_prefix,
                                                       storage::session_store& store,

@@ -59,7 +59,10 @@ void listener::on_accept(beast::error_code ec, http_connection::socket_type sock
         // so accepting again at once fails again at once. Pause, and warn once a second.
         const auto now = std::chrono::steady_clock::now();
         if (now - last_warning_ >= std::chrono::seconds(1)) {
-            spdlog::warn("accept failed: {}; pausing accepts for 100 ms", ec.message());
+            beast::error_code ignored;
+            const auto local = acceptor_.local_endpoint(ignored);
+            spdlog::warn("accept failed on {}:{}: {}; pausing accepts for 100 ms", local.address().to_string(),
+                         local.port(), ec.message());
             last_warning_ = now;
         }
         retry_timer_.expires_after(std::chrono::milliseconds(100));

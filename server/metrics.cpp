@@ -37,6 +37,40 @@ std::string label_value(const std::string& text) {
     return out;
 }
 
+// Appends the buckets (made cumulative), _sum and _count of a histogram kept as per-bucket
+// counts (the last one +Inf) and a sum in microseconds.
+template <typename Bounds, typename Buckets>
+void render_histogram(std::string& out, const std::string& name, const Bounds& bounds, const Buckets& buckets,
+                      std::uint64_t sum_us) {
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+        cumulative += buckets[i].load(std::memory_order_relaxed);
+        std::string le = "le=\"";
+        if (i < bounds.size()) {
+            append_number(le, bounds[i]);
+        } else {
+            le += "+Inf";
+        }
+        le += "\"";
+        sample(out, (name + "_bucket").c_str(), le, cumulative);
+    }
+    out.append(name).append("_sum ");
+    append_number(out, static_cast<double>(sum_us) / 1e6);
+    out.append("\n");
+    // The count is the +Inf bucket, so the two always agree within one scrape.
+    sample(out, (name + "_count").c_str(), "", cumulative);
+}
+
+const char* mode_name(std::size_t mode) { return mode == 0 ? "sync" : "async"; }
+
+const char* outcome_name(std::size_t outcome) {
+    switch (outcome) {
+    case 0: return "delivered";
+    case 1: return "failed_transient";
+    default: return "failed_fatal";
+    }
+}
+
 }  // namespace
 
 const char* to_label(request_kind kind) noexcept {
@@ -66,6 +100,17 @@ void metrics::observe_fragment(std::chrono::steady_clock::duration took) noexcep
     latency_count_.fetch_add(1, relaxed);
 }
 
+void metrics::delivery_attempted(delivery_mode_label mode, delivery_outcome_label outcome,
+                                 std::chrono::steady_clock::duration took) noexcept {
+    delivery_attempts_[static_cast<std::size_t>(mode)][static_cast<std::size_t>(outcome)].fetch_add(1, relaxed);
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+    const double seconds = static_cast<double>(us) / 1e6;
+    std::size_t bucket = 0;
+    while (bucket < delivery_bounds.size() && seconds > delivery_bounds[bucket]) ++bucket;
+    delivery_buckets_[bucket].fetch_add(1, relaxed);
+    delivery_sum_us_.fetch_add(static_cast<std::uint64_t>(us < 0 ? 0 : us), relaxed);
+}
+
 std::uint64_t metrics::requests(request_kind kind, unsigned status) const noexcept {
     if (status < min_status || status > max_status) return 0;
     return requests_[static_cast<std::size_t>(kind)][status - min_status].load(relaxed);
@@ -93,23 +138,8 @@ void metrics::render(std::string& out, const session_counts& sessions, const std
 
     header(out, "bitsd_fragment_duration_seconds", "histogram",
            "Time from a Fragment's first header byte to its Ack written.");
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i < latency_buckets_.size(); ++i) {
-        cumulative += latency_buckets_[i].load(relaxed);
-        std::string le = "le=\"";
-        if (i < latency_bounds.size()) {
-            append_number(le, latency_bounds[i]);
-        } else {
-            le += "+Inf";
-        }
-        le += "\"";
-        sample(out, "bitsd_fragment_duration_seconds_bucket", le, cumulative);
-    }
-    out.append("bitsd_fragment_duration_seconds_sum ");
-    append_number(out, static_cast<double>(latency_sum_us_.load(relaxed)) / 1e6);
-    out.append("\n");
-    // The count is the +Inf bucket, so the two always agree within one scrape.
-    sample(out, "bitsd_fragment_duration_seconds_count", "", cumulative);
+    render_histogram(out, "bitsd_fragment_duration_seconds", latency_bounds, latency_buckets_,
+                     latency_sum_us_.load(relaxed));
 
     header(out, "bitsd_connections_open", "gauge", "Client connections open on the upload listeners.");
     const auto open = connections_open_.load(relaxed);
@@ -136,7 +166,31 @@ void metrics::render(std::string& out, const session_counts& sessions, const std
     sample(out, "bitsd_sessions_cancelled_total", "", sessions_cancelled_.load(relaxed));
     header(out, "bitsd_sessions_expired_total", "counter", "Sessions and tombstones removed by the expiry sweep.");
     sample(out, "bitsd_sessions_expired_total", "", sessions_expired_.load(relaxed));
-    // Delivery metrics (issue 7) are rendered here.
+
+    // Delivery (issue 7). Every (mode, outcome) pair is shown from the start, at 0: an alert on
+    // a rate of failures needs the series before the first one.
+    header(out, "bitsd_delivery_attempts_total", "counter",
+           "Delivery attempts to a back-end that ended, by mode (sync, async) and outcome.");
+    for (std::size_t mode = 0; mode < delivery_mode_count; ++mode) {
+        for (std::size_t outcome = 0; outcome < delivery_outcome_count; ++outcome) {
+            sample(out, "bitsd_delivery_attempts_total",
+                   std::string("mode=\"") + mode_name(mode) + "\",outcome=\"" + outcome_name(outcome) + "\"",
+                   delivery_attempts_[mode][outcome].load(relaxed));
+        }
+    }
+    header(out, "bitsd_deliveries_dead_lettered_total", "counter",
+           "Deliveries moved to the dead-letter state (fatal answer, give-up deadline, prefix no longer notifying).");
+    sample(out, "bitsd_deliveries_dead_lettered_total", "", deliveries_dead_lettered_.load(relaxed));
+    header(out, "bitsd_deliveries", "gauge", "Delivery records in the store, by state (delivered ones not counted).");
+    sample(out, "bitsd_deliveries", "state=\"finalised\"", sessions.deliveries_finalised);
+    sample(out, "bitsd_deliveries", "state=\"delivering\"", sessions.deliveries_delivering);
+    sample(out, "bitsd_deliveries", "state=\"dead_lettered\"", sessions.deliveries_dead_lettered);
+    header(out, "bitsd_deliveries_owed", "gauge", "Deliveries still owed to a back-end (finalised or delivering).");
+    sample(out, "bitsd_deliveries_owed", "", sessions.deliveries_finalised + sessions.deliveries_delivering);
+    header(out, "bitsd_delivery_duration_seconds", "histogram",
+           "One delivery attempt, from the POST's start to the back-end's verdict.");
+    render_histogram(out, "bitsd_delivery_duration_seconds", delivery_bounds, delivery_buckets_,
+                     delivery_sum_us_.load(relaxed));
 }
 
 }  // namespace bitsd::server

@@ -26,16 +26,30 @@ enum class request_kind : std::uint8_t {
 inline constexpr std::size_t request_kind_count = 6;
 const char* to_label(request_kind kind) noexcept;
 
-// Session counts by state, read from the store at scrape time (the gauge).
+// Session counts by state, read from the store at scrape time (the gauge), and the delivery
+// records by state (issue 7): finalised + delivering are the deliveries still owed.
 struct session_counts {
     std::uint64_t receiving = 0, committing = 0, closed = 0, cancelled = 0;
+    std::uint64_t deliveries_finalised = 0, deliveries_delivering = 0, deliveries_dead_lettered = 0;
 };
+
+// The labels of a delivery attempt (issue 7): which path ran it, and how it ended. A local
+// failure (the data file unreadable, the client stopped) counts as transient: it is retried.
+enum class delivery_mode_label : std::uint8_t { sync, async };
+enum class delivery_outcome_label : std::uint8_t { delivered, failed_transient, failed_fatal };
+inline constexpr std::size_t delivery_mode_count = 2;
+inline constexpr std::size_t delivery_outcome_count = 3;
 
 class metrics {
 public:
     // Upper bounds of the fragment latency histogram, seconds (+Inf is implicit).
     static constexpr std::array<double, 14> latency_bounds{
         0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+
+    // Upper bounds of the delivery attempt histogram, seconds: a back-end's answer, up to the
+    // longest timeout_s (299).
+    static constexpr std::array<double, 14> delivery_bounds{
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120, 300};
 
     static metrics& global() noexcept;
 
@@ -57,6 +71,12 @@ public:
     void session_completed() noexcept { sessions_completed_.fetch_add(1, relaxed); }
     void session_cancelled() noexcept { sessions_cancelled_.fetch_add(1, relaxed); }
     void session_expired() noexcept { sessions_expired_.fetch_add(1, relaxed); }
+    // One delivery attempt ended (`took`: from the POST's start to the back-end's verdict).
+    void delivery_attempted(delivery_mode_label mode, delivery_outcome_label outcome,
+                            std::chrono::steady_clock::duration took) noexcept;
+    // A delivery became dead_lettered (a fatal answer, the give-up deadline, a prefix that no
+    // longer notifies).
+    void delivery_dead_lettered() noexcept { deliveries_dead_lettered_.fetch_add(1, relaxed); }
 
     std::uint64_t requests(request_kind kind, unsigned status) const noexcept;
     std::int64_t connections_open() const noexcept { return connections_open_.load(relaxed); }
@@ -84,8 +104,11 @@ private:
     counter sessions_completed_{0};
     counter sessions_cancelled_{0};
     counter sessions_expired_{0};
-    // Delivery (issue 7) adds its counters here (deliveries attempted/succeeded/failed/dead,
-    // outbox depth), with hooks in delivery/ and lines in render().
+    // Delivery (issue 7): hooks in server/delivery_coordinator (sync) and server/delivery_outbox.
+    std::array<std::array<counter, delivery_outcome_count>, delivery_mode_count> delivery_attempts_{};
+    counter deliveries_dead_lettered_{0};
+    std::array<counter, delivery_bounds.size() + 1> delivery_buckets_{};  // not cumulative; last = +Inf
+    counter delivery_sum_us_{0};
 };
 
 }  // namespace bitsd::server

@@ -133,25 +133,38 @@ const config::upload_prefix* upload_service::prefix_named(const std::string& url
     return nullptr;
 }
 
+std::string upload_service::storage_path(const std::optional<std::string>& session_id,
+                                         const std::filesystem::path& about) const {
+    if (!about.empty()) return about.string();
+    storage::session_files files;
+    if (session_id && !store_.local_files(*session_id, files)) return files.data.parent_path().string();
+    return settings_.data_dir.string();
+}
+
 protocol::rejection upload_service::from_storage(const std::error_code& ec, const char* what,
-                                                 const std::optional<std::string>& session_id) const {
+                                                 const std::optional<std::string>& session_id,
+                                                 const std::filesystem::path& about) const {
     if (ec == storage::storage_errc::session_not_found) return {bits_errc::session_not_found, {}};
     if (ec == storage::storage_errc::destination_exists) return {bits_errc::destination_exists, {}};
+    // Every line names what it is about (issue 8 item 7): the destination, or the session's
+    // directory in data_dir (data_dir itself before a session has one).
     // Fatal for the client, bytes kept: a Windows client retries a 500 for days.
     if (ec == storage::storage_errc::destination_unusable) {
-        spdlog::warn("{} {}: the destination can no longer be a file", what, session_id.value_or("-"));
+        spdlog::warn("{} {}: the destination {} can no longer be a file", what, session_id.value_or("-"),
+                     storage_path(session_id, about));
         return {bits_errc::destination_unusable, {}};
     }
     if (ec == storage::storage_errc::destination_symlink) {
-        spdlog::warn("{} {}: symbolic link at the destination refused", what, session_id.value_or("-"));
+        spdlog::warn("{} {}: symbolic link at the destination {} refused", what, session_id.value_or("-"),
+                     storage_path(session_id, about));
         return {bits_errc::destination_is_link, {}};
     }
     if (storage::is_disk_full(ec)) {
-        spdlog::warn("{} {}: out of disk space", what, session_id.value_or("-"));
+        spdlog::warn("{} {}: out of disk space on {}", what, session_id.value_or("-"), storage_path(session_id, about));
         return {bits_errc::disk_full, {}};
     }
-    spdlog::error("{} {}: storage failed: {} ({})", what, session_id.value_or("-"), ec.message(),
-                  ec.category().name());
+    spdlog::error("{} {}: storage failed on {}: {} ({})", what, session_id.value_or("-"),
+                  storage_path(session_id, about), ec.message(), ec.category().name());
     return {bits_errc::internal_error, {}};
 }
 
@@ -169,11 +182,12 @@ protocol::response upload_service::create_session(const protocol::packet& create
     // Probed as the commit will resolve it: beneath destination_dir, no link followed.
     storage::destination_status status = storage::destination_status::missing;
     if (const auto ec = storage::probe_destination(destination, status)) {
-        return reject(from_storage(ec, "destination", create.session_id), create.sent_session_id);
+        return reject(from_storage(ec, "destination", create.session_id, destination.joined()),
+                      create.sent_session_id);
     }
     if (status == storage::destination_status::symlink) {
         return reject(from_storage(storage::storage_errc::destination_symlink, "destination",
-                                   create.session_id),
+                                   create.session_id, destination.joined()),
                       create.sent_session_id);
     }
     const auto kind = status == storage::destination_status::directory ? protocol::destination_kind::directory
@@ -258,7 +272,8 @@ protocol::response upload_service::close_session(const protocol::packet& close,
             }
         }
         if (const auto ec = store_.commit(*close.session_id, *destination, upload->allow_overwrites)) {
-            return reject(from_storage(ec, "commit", close.session_id), close.sent_session_id);
+            return reject(from_storage(ec, "commit", close.session_id, destination->joined()),
+                          close.sent_session_id);
         }
         metrics::global().session_completed();
         spdlog::info("session {} closed: {} bytes committed to {}", *close.session_id,
@@ -386,7 +401,10 @@ fragment_result upload_service::finish_fragment(const protocol::packet& fragment
 std::size_t upload_service::sweep(std::int64_t now) {
     std::vector<std::string> ids;
     const auto list_ec = store_.list([&](const storage::session_info& info) { ids.push_back(info.metadata.id); });
-    if (list_ec) spdlog::warn("sweep: some sessions could not be read: {}", list_ec.message());
+    if (list_ec) {
+        spdlog::warn("sweep: some sessions in {} could not be read: {}", settings_.data_dir.string(),
+                     list_ec.message());
+    }
 
     std::size_t removed = 0;
     for (const auto& id : ids) {
@@ -414,8 +432,10 @@ std::size_t upload_service::sweep(std::int64_t now) {
                     spdlog::info("session {}: interrupted commit finished", id);
                     remove = false;
                 } else {
-                    spdlog::error("session {}: finishing commit to {} failed: {}{}", id,
-                                  current.metadata.target, ec.message(),
+                    spdlog::error("session {}: finishing commit of {} to {} failed: {}{}", id,
+                                  current.metadata.target,
+                                  destination ? destination->joined().string() : current.metadata.destination,
+                                  ec.message(),
                                   expired ? "; given up" : "");
                 }
             }

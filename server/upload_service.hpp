@@ -106,8 +106,12 @@ private:
     std::optional<storage::destination> destination_of(const storage::session_metadata& metadata,
                                                        const config::upload_prefix** upload) const;
     const config::upload_prefix* prefix_named(const std::string& url_prefix) const;
+    // Maps a storage error to the client's answer and logs it naming `about` (a destination)
+    // or the session's directory.
     protocol::rejection from_storage(const std::error_code& ec, const char* what,
-                                     const std::optional<std::string>& session_id) const;
+                                     const std::optional<std::string>& session_id,
+                                     const std::filesystem::path& about = {}) const;
+    std::string storage_path(const std::optional<std::string>& session_id, const std::filesystem::path& about) const;
 
     std::shared_ptr<const config::settings> settings_holder_;
     const config::settings& settings_;

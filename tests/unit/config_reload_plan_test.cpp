@@ -99,3 +99,18 @@ TEST_CASE("reload: a changed field inside one upload prefix counts as a change",
         CHECK(has(cfg::plan_reload(base(), candidate).changed, "uploads"));
     }
 }
+
+TEST_CASE("reload: a prefix's notification (delivery settings) applies at once", "[config][reload]") {
+    const auto running = base();
+    const auto changed = [&](auto edit) {
+        auto candidate = running;
+        edit(candidate.uploads[0].notification);
+        return has(cfg::plan_reload(running, candidate).changed, "uploads");
+    };
+    CHECK(changed([](cfg::notification_settings& n) { n.type = cfg::notification_type::reference; }));
+    CHECK(changed([](cfg::notification_settings& n) { n.url = "http://b/other"; }));
+    CHECK(changed([](cfg::notification_settings& n) { n.timeout_s = 7; }));
+    CHECK(changed([](cfg::notification_settings& n) { n.delivery = cfg::delivery_mode::async; }));
+    CHECK(changed([](cfg::notification_settings& n) { n.retry.max_s = 9; }));
+    CHECK(changed([](cfg::notification_settings& n) { n.signing_secret_file = "k"; }));
+}

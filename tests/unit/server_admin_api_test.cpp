@@ -83,3 +83,17 @@ TEST_CASE("/api/recent is valid JSON whatever the client sent", "[server][admin]
     CHECK(doc["recent"][0]["session_id"] == "{X}\n");
     CHECK(doc["recent"][0]["target"] == "/uploads/\xEF\xBF\xBD\"<script>");
 }
+
+TEST_CASE("/api/sessions counts the deliveries owed and dead-lettered", "[server][admin][delivery]") {
+    using storage::delivery_state;
+    using storage::session_state;
+    std::vector<storage::session_info> sessions;
+    for (auto state : {delivery_state::none, delivery_state::finalised, delivery_state::delivering,
+                       delivery_state::delivered, delivery_state::dead_lettered, delivery_state::dead_lettered}) {
+        sessions.push_back(session("{" + std::to_string(sessions.size()) + "}", session_state::receiving, 1, 1, 2000));
+        sessions.back().metadata.delivery.state = state;
+    }
+    const auto doc = json::parse(server::sessions_json(sessions, 4000));
+    CHECK(doc["deliveries"]["owed"] == 2);
+    CHECK(doc["deliveries"]["dead_lettered"] == 2);
+}

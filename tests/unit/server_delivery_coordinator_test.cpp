@@ -246,3 +246,74 @@ TEST_CASE("coordinator: a bad signing secret file stops start-up naming the key"
     REQUIRE(error);
     CHECK(error->rfind("uploads[0].notification.signing_secret_file: ", 0) == 0);
 }
+
+// SIGHUP (issue 8 item 3): the coordinator follows a reload. Each call works on the snapshot it
+// took; a delivery already prepared keeps the settings it started with.
+namespace {
+
+std::vector<std::optional<delivery::delivery_settings>> per_prefix_of(const config::settings& s) {
+    std::vector<std::optional<delivery::delivery_settings>> out;
+    REQUIRE_FALSE(server::load_delivery_settings(s, out));
+    return out;
+}
+
+std::shared_ptr<const config::settings> with_notification(const config::settings& base, config::notification_type type,
+                                                          const std::string& url, config::delivery_mode mode) {
+    auto next = std::make_shared<config::settings>(base);
+    next->uploads[0].notification.type = type;
+    next->uploads[0].notification.url = url;
+    next->uploads[0].notification.delivery = mode;
+    return next;
+}
+
+}  // namespace
+
+TEST_CASE("coordinator: apply() changes the notification URL for the next delivery only", "[server][delivery][reload]") {
+    fixture f(config::delivery_mode::sync);
+    f.append("helloworld", 10);
+    auto first = f.complete();
+    REQUIRE(first.delivery);
+    CHECK(first.delivery->input.settings.url == "http://127.0.0.1:9/ingest");
+
+    const auto next = with_notification(*f.settings, config::notification_type::reference,
+                                        "http://127.0.0.1:10/other", config::delivery_mode::sync);
+    f.coordinator->apply(next, per_prefix_of(*next));
+    CHECK(first.delivery->input.settings.url == "http://127.0.0.1:9/ingest");  // in flight: unchanged
+    auto d = f.record();
+    d.state = delivery_state::finalised;
+    d.failed_status = 503;
+    f.set_record(d);
+    auto second = f.complete();
+    REQUIRE(second.delivery);
+    CHECK(second.delivery->input.settings.url == "http://127.0.0.1:10/other");
+    CHECK(second.delivery->input.record.idempotency_key == first.delivery->input.record.idempotency_key);
+}
+
+TEST_CASE("coordinator: apply() turns a notification on, off, and sync into async", "[server][delivery][reload]") {
+    fixture f(config::delivery_mode::sync);
+    const auto none = with_notification(*f.settings, config::notification_type::none, "", config::delivery_mode::sync);
+    f.coordinator->apply(none, per_prefix_of(*none));
+    CHECK_FALSE(f.coordinator->enabled("/uploads/"));
+    CHECK_FALSE(f.coordinator->any_enabled());
+
+    SECTION("off: a completion that raced the reload gets the plain Ack, not an error") {
+        f.append("helloworld", 10);
+        auto result = f.complete();
+        CHECK_FALSE(result.delivery);
+        CHECK(result.response.status == 200);
+        CHECK(f.record().state == delivery_state::none);
+    }
+    SECTION("on again, async: finalised and handed to the outbox") {
+        const auto async = with_notification(*f.settings, config::notification_type::reference,
+                                             "http://127.0.0.1:9/ingest", config::delivery_mode::async);
+        f.coordinator->apply(async, per_prefix_of(*async));
+        CHECK(f.coordinator->enabled("/uploads/"));
+        CHECK(f.coordinator->any_enabled());
+        f.append("helloworld", 10);
+        auto result = f.complete();
+        CHECK_FALSE(result.delivery);
+        CHECK(result.response.status == 200);
+        CHECK(f.record().state == delivery_state::finalised);
+        CHECK(f.scheduler.scheduled == std::vector<std::string>{id});
+    }
+}

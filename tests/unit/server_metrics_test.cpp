@@ -136,3 +136,37 @@ TEST_CASE("label values are escaped", "[server][metrics]") {
     CHECK(text.find("bitsd_build_info{version=\"1.0 \\\"quoted\\\" \\\\ back\\nslash\"} 1\n") != std::string::npos);
     samples_of(text);
 }
+
+TEST_CASE("deliveries: attempts by mode and outcome, dead letters, owed, latency", "[server][metrics][delivery]") {
+    using bitsd::server::delivery_mode_label;
+    using bitsd::server::delivery_outcome_label;
+    metrics m;
+    m.delivery_attempted(delivery_mode_label::sync, delivery_outcome_label::delivered, std::chrono::milliseconds(3));
+    m.delivery_attempted(delivery_mode_label::async, delivery_outcome_label::failed_transient, std::chrono::seconds(2));
+    m.delivery_attempted(delivery_mode_label::async, delivery_outcome_label::failed_transient, std::chrono::seconds(200));
+    m.delivery_attempted(delivery_mode_label::async, delivery_outcome_label::delivered, std::chrono::milliseconds(40));
+    m.delivery_attempted(delivery_mode_label::sync, delivery_outcome_label::failed_fatal, std::chrono::milliseconds(1));
+    m.delivery_dead_lettered();
+    session_counts counts;
+    counts.deliveries_finalised = 2;
+    counts.deliveries_delivering = 1;
+    counts.deliveries_dead_lettered = 4;
+    std::string text;
+    m.render(text, counts, "0");
+    const auto s = samples_of(text);
+    CHECK(s.at("bitsd_delivery_attempts_total{mode=\"sync\",outcome=\"delivered\"}") == 1);
+    CHECK(s.at("bitsd_delivery_attempts_total{mode=\"sync\",outcome=\"failed_fatal\"}") == 1);
+    CHECK(s.at("bitsd_delivery_attempts_total{mode=\"sync\",outcome=\"failed_transient\"}") == 0);
+    CHECK(s.at("bitsd_delivery_attempts_total{mode=\"async\",outcome=\"failed_transient\"}") == 2);
+    CHECK(s.at("bitsd_delivery_attempts_total{mode=\"async\",outcome=\"delivered\"}") == 1);
+    CHECK(s.at("bitsd_deliveries_dead_lettered_total") == 1);
+    CHECK(s.at("bitsd_deliveries_owed") == 3);
+    CHECK(s.at("bitsd_deliveries{state=\"finalised\"}") == 2);
+    CHECK(s.at("bitsd_deliveries{state=\"delivering\"}") == 1);
+    CHECK(s.at("bitsd_deliveries{state=\"dead_lettered\"}") == 4);
+    CHECK(s.at("bitsd_delivery_duration_seconds_bucket{le=\"0.005\"}") == 2);
+    CHECK(s.at("bitsd_delivery_duration_seconds_bucket{le=\"120\"}") == 4);
+    CHECK(s.at("bitsd_delivery_duration_seconds_bucket{le=\"+Inf\"}") == 5);
+    CHECK(s.at("bitsd_delivery_duration_seconds_count") == 5);
+    CHECK(s.at("bitsd_delivery_duration_seconds_sum") == Approx(202.044));
+}
