@@ -21,7 +21,11 @@ void anchor_relative_paths(settings& s, const std::filesystem::path& config_dir,
     if (ec) base = dir;
     if (from_file.data_dir) anchor(s.data_dir, base);
     if (from_file.uploads) {
-        for (auto& upload : s.uploads) anchor(upload.destination_dir, base);
+        for (auto& upload : s.uploads) {
+            anchor(upload.destination_dir, base);
+            // "users.passwd" beside /etc/bitsd/bitsd.json; empty means none is set.
+            if (!upload.auth.credentials_file.empty()) anchor(upload.auth.credentials_file, base);
+        }
     }
 }
 
