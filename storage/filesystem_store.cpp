@@ -611,6 +611,10 @@ std::error_code filesystem_store::do_cancel(const location& where) {
     const fs::path data = where.dir / data_name;
 
     if (metadata.state == session_state::closed) return {};  // delivered: cancel cannot undo it
+    // A session with a delivery record keeps its directory: that record is durable state a
+    // journal line does not hold (the delivery's release cancels, then records `closed` with
+    // it). Such sessions carry a finalised file, so they are never the Create/Cancel flood.
+    const bool journal = metadata.delivery.state == delivery_state::none;
     cancelled_session record;
     record.id = where.id;
     record.url_prefix = metadata.url_prefix;
@@ -637,7 +641,7 @@ std::error_code filesystem_store::do_cancel(const location& where) {
         }
         // Not a client's Cancel (the engine lets Cancel reach only receiving sessions). State
         // first, then the bytes: without bytes a `committing` session would count as delivered.
-        if (!cancelled_->record(record)) return drop_directory();
+        if (journal && !cancelled_->record(record)) return drop_directory();
         metadata.state = session_state::cancelled;
         if ((ec = write_metadata(where.dir, metadata))) return ec;
         ec = platform::remove_file(data);
@@ -656,7 +660,7 @@ std::error_code filesystem_store::do_cancel(const location& where) {
     ec = platform::remove_file(data);
     if (ec && !is_missing(ec)) return ec;
     (void)sync_directory(where.dir);  // the unlink; a failure here cannot bring the bytes back
-    if (!cancelled_->record(record)) return drop_directory();
+    if (journal && !cancelled_->record(record)) return drop_directory();
     if (metadata.state != session_state::cancelled) {
         metadata.state = session_state::cancelled;
         (void)write_metadata(where.dir, metadata);  // it syncs the directory too

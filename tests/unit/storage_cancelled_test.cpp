@@ -240,3 +240,31 @@ TEST_CASE("cancelled journal: bounded, torn lines ignored, compacted", "[storage
         CHECK(found.cancelled_unix == 1700000000 + count);
     }
 }
+
+TEST_CASE("filesystem store: a session with a delivery record keeps its directory when cancelled",
+          "[storage][cancelled]") {
+    // Its delivery record is durable state a journal line does not hold: the delivery's release
+    // (cancel, then `closed`) must find it again (e2e.test_delivery_async_e2e).
+    temp_dir dir;
+    const fs::path root = dir / "store";
+    auto store = open_store(root);
+    const std::string id = session_id(5);
+    session_metadata metadata = owned_metadata(5);
+    REQUIRE_FALSE(store->create(metadata));
+    REQUIRE_FALSE(append(*store, id, "finalised"));
+    metadata.delivery.state = delivery_state::delivered;
+    metadata.delivery.idempotency_key = "key-5";
+    REQUIRE_FALSE(store->update(metadata));
+    REQUIRE_FALSE(store->cancel(id));
+    session_info info;
+    REQUIRE_FALSE(store->info(id, info));
+    CHECK(info.metadata.state == session_state::cancelled);
+    CHECK(info.metadata.delivery.state == delivery_state::delivered);
+    CHECK(info.metadata.delivery.idempotency_key == "key-5");
+    CHECK(info.received == 0);
+    info.metadata.state = session_state::closed;
+    REQUIRE_FALSE(store->update(info.metadata));
+    REQUIRE_FALSE(store->info(id, info));
+    CHECK(info.metadata.state == session_state::closed);
+    CHECK(info.metadata.delivery.state == delivery_state::delivered);
+}
