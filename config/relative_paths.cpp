@@ -27,7 +27,11 @@ void anchor_relative_paths(settings& s, const std::filesystem::path& config_dir,
         anchor(endpoint.tls->key, base);
     }
     if (from_file.uploads) {
-        for (auto& upload : s.uploads) anchor(upload.destination_dir, base);
+        for (auto& upload : s.uploads) {
+            anchor(upload.destination_dir, base);
+            // "users.passwd" beside /etc/bitsd/bitsd.json; empty means none is set.
+            if (!upload.auth.credentials_file.empty()) anchor(upload.auth.credentials_file, base);
+        }
     }
 }
 

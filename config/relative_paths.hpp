@@ -13,7 +13,7 @@ namespace bitsd::config {
 // environment, and stay relative to the working directory).
 struct paths_from_file {
     bool data_dir = false;
-    bool uploads = false;  // every uploads[i].destination_dir
+    bool uploads = false;  // every uploads[i].destination_dir and .auth.credentials_file
 };
 
 // Makes the relative paths the file set absolute against `config_dir` (the folder of the file,

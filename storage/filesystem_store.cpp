@@ -25,6 +25,7 @@ constexpr const char* metadata_name = "metadata.json";
 constexpr const char* reply_name = "reply";
 constexpr const char* metadata_temp_name = "metadata.json.tmp";
 constexpr const char* lock_name = "bitsd.lock";
+constexpr const char* cancelled_journal_name = "cancelled-sessions.journal";
 // Suffixes of directories that are not (yet, or any more) sessions; list() skips them because
 // they are not valid ids.
 constexpr const char* staging_suffix = ".tmp";
@@ -100,6 +101,19 @@ std::error_code same_content(const fs::path& a, platform::at b, bool& same) {
     return {};
 }
 
+session_info info_of(const cancelled_session& record) {
+    session_info info;
+    info.metadata.id = record.id;
+    info.metadata.url_prefix = record.url_prefix;
+    info.metadata.target = record.target;
+    info.metadata.owner = record.owner;
+    info.metadata.created_unix = record.created_unix;
+    info.metadata.state = session_state::cancelled;
+    info.received = 0;
+    info.last_activity_unix = record.cancelled_unix;
+    return info;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -117,12 +131,16 @@ std::unique_ptr<filesystem_store> filesystem_store::open(const fs::path& root, f
         const fs::path absolute = fs::absolute(root, local);
         if (local) return local;
         store.reset(new filesystem_store(absolute, policy));
-        if (access == store_access::read_only) return local;
-        if ((local = store->create_directories(store->sessions_))) return local;
-        // One store per data directory: a second bitsd on it would write the same sessions.
-        store->root_lock_ = platform::open_file(absolute / lock_name, platform::open_mode::append, local);
-        if (local) return local;
-        return platform::lock_exclusive(store->root_lock_);
+        const bool writable = access == store_access::exclusive;
+        if (writable) {
+            if ((local = store->create_directories(store->sessions_))) return local;
+            // One store per data directory: a second bitsd on it would write the same sessions.
+            store->root_lock_ = platform::open_file(absolute / lock_name, platform::open_mode::append, local);
+            if (local) return local;
+            if ((local = platform::lock_exclusive(store->root_lock_))) return local;
+        }
+        store->cancelled_ = cancelled_journal::open(absolute / cancelled_journal_name, policy, writable, local);
+        return local;
     });
     if (ec) store.reset();
     return store;
@@ -160,6 +178,26 @@ bool filesystem_store::locate(std::string_view id, location& out) const {
     out.dir = sessions_ / session_shard(*canonical) / *canonical;
     out.id = std::move(*canonical);
     return true;
+}
+
+bool filesystem_store::find_cancelled(const location& where, session_info& out,
+                                      std::error_code& ec) const {
+    ec.clear();
+    if (!cancelled_->contains(where.id)) return false;
+    cancelled_session record;
+    ec = cancelled_->find(where.id, record);
+    if (ec == storage_errc::session_not_found) {  // forgotten meanwhile
+        ec.clear();
+        return false;
+    }
+    if (!ec) out = info_of(record);
+    return true;
+}
+
+std::error_code filesystem_store::read_any(const location& where, session_info& out) const {
+    std::error_code ec;
+    if (find_cancelled(where, out, ec)) return ec;
+    return read_session(where, out);
 }
 
 std::error_code filesystem_store::sync_directory(const fs::path& dir) const {
@@ -246,10 +284,17 @@ std::error_code filesystem_store::create(const session_metadata& metadata) {
 std::error_code filesystem_store::do_create(const session_metadata& requested) {
     location where;
     if (!locate(requested.id, where)) return make_error_code(storage_errc::session_not_found);
+    // A cancelled session's id stays taken until it is forgotten.
+    if (cancelled_->contains(where.id)) return make_error_code(storage_errc::session_exists);
     session_metadata metadata = requested;
     metadata.id = where.id;
     metadata.state = session_state::receiving;
     if (metadata.created_unix == 0) metadata.created_unix = static_cast<std::int64_t>(std::time(nullptr));
+    return place_session(where, metadata, true);
+}
+
+std::error_code filesystem_store::place_session(const location& where, const session_metadata& metadata,
+                                                bool with_data) {
     std::string text;
     std::error_code ec = encode_metadata(metadata, text);
     if (ec) return ec;
@@ -276,7 +321,7 @@ std::error_code filesystem_store::do_create(const session_metadata& requested) {
         fs::remove_all(staging, ignored);
         return failure;
     };
-    if ((ec = write_new_file(staging / data_name, std::string()))) return abandon(ec);
+    if (with_data && (ec = write_new_file(staging / data_name, std::string()))) return abandon(ec);
     if ((ec = write_new_file(staging / metadata_name, text))) return abandon(ec);
     if ((ec = sync_directory(staging))) return abandon(ec);
     // rename(2) replaces only an empty directory: a session created meanwhile wins.
@@ -293,7 +338,7 @@ std::error_code filesystem_store::info(std::string_view id, session_info& out) {
     return guarded([&] {
         location where;
         if (!locate(id, where)) return make_error_code(storage_errc::session_not_found);
-        return read_session(where, out);
+        return read_any(where, out);
     });
 }
 
@@ -301,15 +346,27 @@ std::error_code filesystem_store::update(const session_metadata& metadata) {
     return guarded([&] {
         location where;
         if (!locate(metadata.id, where)) return make_error_code(storage_errc::session_not_found);
+        session_metadata replacement = metadata;
+        replacement.id = where.id;
+        if (cancelled_->contains(where.id)) return revive_cancelled(where, replacement);
         // Only an existing session can be updated; its current metadata need not be readable
         // (replacing it is how a tool would repair it).
         platform::file_status status;
         const std::error_code ec = platform::status_of(where.dir / metadata_name, status);
         if (ec) return is_missing(ec) ? make_error_code(storage_errc::session_not_found) : ec;
-        session_metadata replacement = metadata;
-        replacement.id = where.id;
         return write_metadata(where.dir, replacement);
     });
+}
+
+std::error_code filesystem_store::revive_cancelled(const location& where, const session_metadata& metadata) {
+    // A cancelled session given new metadata (the delivery's release records `closed`) becomes
+    // a directory again, without bytes. The directory first, then the journal forgets it: a
+    // crash in between leaves it cancelled, which is what it was.
+    std::error_code ec = do_remove(where, nullptr);  // what a crash may have left
+    if (ec && ec != storage_errc::session_not_found) return ec;
+    if ((ec = place_session(where, metadata, false))) return ec;
+    ec = cancelled_->forget(where.id);
+    return ec == storage_errc::session_not_found ? std::error_code{} : ec;
 }
 
 std::unique_ptr<appender> filesystem_store::open_append(std::string_view id, std::uint64_t offset,
@@ -319,7 +376,7 @@ std::unique_ptr<appender> filesystem_store::open_append(std::string_view id, std
         location where;
         if (!locate(id, where)) return make_error_code(storage_errc::session_not_found);
         session_info info;
-        std::error_code local = read_session(where, info);
+        std::error_code local = read_any(where, info);
         if (local) return local;
         if (info.metadata.state != session_state::receiving) {
             return make_error_code(storage_errc::wrong_state);
@@ -354,7 +411,7 @@ std::error_code filesystem_store::do_commit(const location& where, const destina
                                             bool overwrite) {
     if (!to.valid()) return std::make_error_code(std::errc::invalid_argument);
     session_info info;
-    std::error_code ec = read_session(where, info);
+    std::error_code ec = read_any(where, info);
     if (ec) return ec;
     const session_metadata original = info.metadata;
     // Recorded for logs and tools, and compared below; never used to reach the file system:
@@ -546,6 +603,7 @@ std::error_code filesystem_store::cancel(std::string_view id) {
 }
 
 std::error_code filesystem_store::do_cancel(const location& where) {
+    if (cancelled_->contains(where.id)) return {};  // cancelled before: nothing left to free
     session_info info;
     std::error_code ec = read_session(where, info);
     if (ec) return ec;
@@ -553,6 +611,24 @@ std::error_code filesystem_store::do_cancel(const location& where) {
     const fs::path data = where.dir / data_name;
 
     if (metadata.state == session_state::closed) return {};  // delivered: cancel cannot undo it
+    // A session with a delivery record keeps its directory: that record is durable state a
+    // journal line does not hold (the delivery's release cancels, then records `closed` with
+    // it). Such sessions carry a finalised file, so they are never the Create/Cancel flood.
+    const bool journal = metadata.delivery.state == delivery_state::none;
+    cancelled_session record;
+    record.id = where.id;
+    record.url_prefix = metadata.url_prefix;
+    record.target = metadata.target;
+    record.owner = metadata.owner;
+    record.created_unix = metadata.created_unix;
+    record.cancelled_unix = static_cast<std::int64_t>(std::time(nullptr));
+    // Once the journal has the line, the directory is no longer the session: it goes at once,
+    // and if removing it fails, the journal still wins and the sweep's remove() retries.
+    const auto drop_directory = [&] {
+        (void)do_remove(where, nullptr);
+        return std::error_code{};
+    };
+
     if (metadata.state == session_state::committing) {
         platform::file_status status;
         ec = platform::status_of(data, status);
@@ -565,6 +641,7 @@ std::error_code filesystem_store::do_cancel(const location& where) {
         }
         // Not a client's Cancel (the engine lets Cancel reach only receiving sessions). State
         // first, then the bytes: without bytes a `committing` session would count as delivered.
+        if (journal && !cancelled_->record(record)) return drop_directory();
         metadata.state = session_state::cancelled;
         if ((ec = write_metadata(where.dir, metadata))) return ec;
         ec = platform::remove_file(data);
@@ -572,20 +649,22 @@ std::error_code filesystem_store::do_cancel(const location& where) {
         return sync_directory(where.dir);
     }
 
-    // The bytes first, then the tombstone: on a full disk the tombstone may not fit, and a
-    // client must still be able to give the space back. If writing the tombstone fails, the
-    // session stays `receiving` with no bytes, which is harmless: its received length is 0, so
-    // a Close-Session with a recorded total answers "incomplete" and never commits, a Fragment
+    // The bytes first, then the journal line: on a full disk the line may not fit, and a
+    // client must still be able to give the space back. If the journal cannot take it, the
+    // session stays a directory: a `cancelled` tombstone if its metadata can still be written,
+    // else `receiving` with no bytes, which is harmless: its received length is 0, so a
+    // Close-Session with a recorded total answers "incomplete" and never commits, a Fragment
     // must start at 0 again, a repeated Cancel cancels it again, and the sweep expires it like
     // any idle session. (Only a session that never received a byte and never recorded a total
     // could still be committed, as the empty file it already was.)
     ec = platform::remove_file(data);
     if (ec && !is_missing(ec)) return ec;
+    (void)sync_directory(where.dir);  // the unlink; a failure here cannot bring the bytes back
+    if (journal && !cancelled_->record(record)) return drop_directory();
     if (metadata.state != session_state::cancelled) {
         metadata.state = session_state::cancelled;
-        if (!write_metadata(where.dir, metadata)) return {};  // it synced the directory too
+        (void)write_metadata(where.dir, metadata);  // it syncs the directory too
     }
-    (void)sync_directory(where.dir);  // the unlink; a failure here cannot bring the bytes back
     return {};
 }
 
@@ -601,7 +680,14 @@ std::error_code filesystem_store::remove(std::string_view id, const destination*
     return guarded([&] {
         location where;
         if (!locate(id, where)) return make_error_code(storage_errc::session_not_found);
-        return do_remove(where, to);
+        const bool journaled = cancelled_->contains(where.id);
+        // The directory a crash may have left first, then the journal line: forgetting the
+        // line first would let that directory count as a session again.
+        std::error_code ec = do_remove(where, to);
+        if (ec == storage_errc::session_not_found && journaled) ec.clear();
+        if (ec || !journaled) return ec;
+        ec = cancelled_->forget(where.id);
+        return ec == storage_errc::session_not_found ? std::error_code{} : ec;
     });
 }
 
@@ -667,6 +753,7 @@ std::error_code filesystem_store::do_list(const std::function<void(const session
                 session_shard(name) != shard_name) {
                 continue;
             }
+            if (cancelled_->contains(name)) continue;  // a leftover: the journal lists it
             session_info info;
             const std::error_code session_ec = read_session(location{name, sessions->path()}, info);
             if (session_ec == storage_errc::session_not_found) continue;  // removed meanwhile
@@ -679,6 +766,9 @@ std::error_code filesystem_store::do_list(const std::function<void(const session
         if (shard_ec && !is_missing(shard_ec)) last_failure = shard_ec;
     }
     if (ec) return ec;
+    const std::error_code journal_ec =
+        cancelled_->for_each([&](const cancelled_session& record) { visit(info_of(record)); });
+    if (journal_ec) last_failure = journal_ec;
     return last_failure;
 }
 

@@ -4,10 +4,12 @@
 //   <root>/sessions/<shard>/<ID>/data            the bytes received so far (append only)
 //   <root>/sessions/<shard>/<ID>/metadata.json   session_metadata, replaced atomically
 //   <root>/sessions/<shard>/<ID>/reply           the back-end's reply, when a delivery made one
+//   <root>/cancelled-sessions.journal             one line per cancelled session (no directory)
 //
 // <ID> is the upper-case braced GUID, <shard> its first two hex digits in lower case. The
 // received length is always the size of `data`: metadata never claims bytes.
 
+#include "storage/cancelled_journal.hpp"
 #include "storage/platform_file.hpp"
 #include "storage/session_store.hpp"
 
@@ -61,6 +63,12 @@ private:
     filesystem_store(std::filesystem::path root, fsync_policy policy);
 
     bool locate(std::string_view id, location& out) const;
+    // A session cancelled into the journal (whatever directory a crash may have left).
+    bool find_cancelled(const location& where, session_info& out, std::error_code& ec) const;
+    std::error_code read_any(const location& where, session_info& out) const;
+    std::error_code place_session(const location& where, const session_metadata& metadata,
+                                  bool with_data);
+    std::error_code revive_cancelled(const location& where, const session_metadata& metadata);
     std::error_code read_session(const location& where, session_info& out) const;
     std::error_code write_metadata(const std::filesystem::path& dir,
                                    const session_metadata& metadata) const;
@@ -87,6 +95,7 @@ private:
     std::filesystem::path sessions_;
     fsync_policy policy_;
     platform::file_handle root_lock_;  // <root>/bitsd.lock, locked for the store's life
+    std::unique_ptr<cancelled_journal> cancelled_;
 };
 
 }  // namespace bitsd::storage

@@ -87,9 +87,12 @@ public:
     // a fixed name derived from the session id; every failure deletes it.
     virtual std::error_code commit(std::string_view id, const destination& to, bool overwrite) = 0;
 
-    // Frees the session's bytes, then leaves a `cancelled` tombstone. If the tombstone cannot
-    // be written (a full disk) the bytes are gone all the same and this succeeds: a session
-    // without bytes is harmless (see the filesystem store).
+    // Frees the session's bytes, then remembers it as `cancelled` (info() answers with its
+    // prefix, target and owner) until remove() forgets it. The filesystem store keeps no
+    // directory for it, only a line of a journal (cancelled_journal.hpp); a store may forget
+    // the oldest early when it remembers many. If the record cannot be written (a full disk)
+    // the bytes are gone all the same and this succeeds: a session without bytes is harmless
+    // (see the filesystem store).
     virtual std::error_code cancel(std::string_view id) = 0;
 
     // Forgets the session entirely (data, metadata, tombstone). With `to` (where the session

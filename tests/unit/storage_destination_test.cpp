@@ -307,7 +307,10 @@ TEST_CASE("filesystem store: cancel frees the bytes before it writes the tombsto
     auto store = filesystem_factory{}(dir.path());
     const std::string id = make_session(*store, 90, "payload");
     const fs::path session = dir / "store" / "sessions" / ascii_lower_for_test(id.substr(1, 2)) / id;
-    // A tombstone that cannot be written: a directory where its temporary file goes.
+    // A tombstone that cannot be written: a directory where the journal goes, and one where
+    // the metadata's temporary file goes.
+    const fs::path journal = dir / "store" / "cancelled-sessions.journal";
+    fs::create_directory(journal);
     fs::create_directory(session / "metadata.json.tmp");
     CHECK_FALSE(store->cancel(id));
     CHECK_FALSE(fs::exists(session / "data"));
@@ -316,6 +319,8 @@ TEST_CASE("filesystem store: cancel frees the bytes before it writes the tombsto
     CHECK(info.metadata.state == session_state::receiving);
     CHECK(info.received == 0);
     fs::remove(session / "metadata.json.tmp");
+    fs::remove(journal);
     CHECK_FALSE(store->cancel(id));
     CHECK(info_of(*store, id).metadata.state == session_state::cancelled);
+    CHECK_FALSE(fs::exists(session));  // the journal has it now
 }
