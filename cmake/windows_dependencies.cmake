@@ -32,5 +32,6 @@ add_compile_options(-Wa,-mbig-obj)
 # One self-contained .exe: libstdc++, libgcc and winpthreads linked in, so it imports only
 # Windows' own DLLs (`objdump -p bitsd.exe | grep 'DLL Name'`).
 add_link_options(-static -static-libgcc -static-libstdc++)
-# bcrypt: BCryptGenRandom, used by Beast (and by session_id_source_windows.cpp).
+# bcrypt: BCryptGenRandom, used by Beast (and by session_id_source_windows.cpp and
+# delivery/idempotency_key_windows.cpp, since the Windows build has no OpenSSL).
 link_libraries(ws2_32 mswsock bcrypt)

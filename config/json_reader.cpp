@@ -7,6 +7,7 @@
 #include "config/json_value_text.hpp"
 #include "config/listen_reader.hpp"
 #include "config/operations_keys.hpp"
+#include "config/platform_support.hpp"
 #include "protocol/notification.hpp"
 
 #include <nlohmann/json.hpp>
@@ -325,6 +326,7 @@ std::optional<config_error> read_upload(const json& value, const std::string& pa
     // Both are required: a default would hide a typo in a key the admin meant to set.
     if (!has_prefix) return error_at(join(path, "url_prefix"), "is required");
     if (!has_destination) return error_at(join(path, "destination_dir"), "is required");
+    if (auto error = unsupported_upload_setting(upload, path)) return error;  // Windows: no OpenSSL
     out = std::move(upload);
     return std::nullopt;
 }

@@ -5,7 +5,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <openssl/rand.h>
 
 #include <ctime>
 #include <memory>
@@ -84,19 +83,6 @@ void run_delivery_attempt(http_client& client, const attempt_input& input, attem
         answered.headers = std::move(response.headers);
         done(protocol::classify_backend_response(type, answered), {});
     });
-}
-
-std::string mint_idempotency_key() {
-    unsigned char bytes[16];
-    if (RAND_bytes(bytes, sizeof bytes) != 1) return {};
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string key;
-    key.reserve(32);
-    for (unsigned char b : bytes) {
-        key += digits[b >> 4];
-        key += digits[b & 0x0f];
-    }
-    return key;
 }
 
 }  // namespace bitsd::delivery

@@ -55,7 +55,11 @@ std::string utc_time(std::int64_t unix_time) {
     if (unix_time <= 0) return "-";
     const std::time_t t = static_cast<std::time_t>(unix_time);
     std::tm tm{};
+#ifdef _WIN32  // the Windows CRT's gmtime_s, argument order reversed (as server/reply_server.cpp)
+    gmtime_s(&tm, &t);
+#else
     gmtime_r(&t, &tm);
+#endif
     char text[32];
     std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return text;

@@ -1,9 +1,6 @@
 #include "server/authenticator.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
-#include <crypt.h>
+#include "server/basic_credentials.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -30,35 +27,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
     return s;
-}
-
-// Standard base64 (RFC 4648 4) with padding, as Basic uses; nullopt when malformed.
-std::optional<std::string> decode_base64(std::string_view text) {
-    if (text.empty() || text.size() % 4 != 0 || text.size() > 4 * max_password_length) return std::nullopt;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        const bool pad_ok = c == '=' && i + 2 >= text.size() && (i + 1 == text.size() || text[i + 1] == '=');
-        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/' && !pad_ok) return std::nullopt;
-    }
-    std::string out(text.size() / 4 * 3, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-    if (n < 0) return std::nullopt;
-    std::size_t padding = 0;
-    if (text.back() == '=') ++padding;
-    if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
-    out.resize(static_cast<std::size_t>(n) - padding);
-    return out;
-}
-
-// crypt(3) with the stored hash as setting; true when it reproduces the hash. The comparison is
-// constant-time in the hash's content.
-bool password_matches(const std::string& password, const std::string& hash) {
-    crypt_data data{};
-    const char* out = crypt_rn(password.c_str(), hash.c_str(), &data, sizeof data);
-    if (out == nullptr) return false;
-    const std::size_t length = std::strlen(out);
-    return length == hash.size() && CRYPTO_memcmp(out, hash.data(), length) == 0;
 }
 
 }  // namespace
@@ -116,7 +84,7 @@ std::shared_ptr<const authenticator::user_table> authenticator::load(std::string
         const std::string user(text.substr(0, colon));
         const std::string hash(text.substr(colon + 1));
         // Never a plaintext password, never a hash crypt(3) itself calls weak.
-        if (hash.empty() || hash.front() != '$' || crypt_checksalt(hash.c_str()) != CRYPT_SALT_OK) {
+        if (hash.empty() || hash.front() != '$' || !hash_is_accepted(hash)) {
             error = at + ": the hash of \"" + user +
                     "\" is not a crypt(3) hash bitsd accepts (yescrypt or sha512-crypt; write it with "
                     "`bitsd passwd`)";
@@ -157,7 +125,7 @@ auth_verdict authenticator::check(std::optional<std::string_view> authorization,
 auth_verdict authenticator::check_basic(std::optional<std::string_view> authorization) const {
     const auth_verdict challenge{auth_verdict::kind::challenge, {}};
     if (!authorization || !iequals_prefix(*authorization, "Basic ")) return challenge;
-    const auto decoded = decode_base64(trim(authorization->substr(6)));
+    const auto decoded = decode_base64(trim(authorization->substr(6)), 4 * max_password_length);
     if (!decoded) return challenge;
     const auto colon = decoded->find(':');
     if (colon == std::string::npos || colon == 0 || colon > max_user_length ||

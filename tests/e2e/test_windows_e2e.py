@@ -4,7 +4,9 @@ Windows executables, byte-exact.
 - the Linux bits-upload -> bitsd.exe under wine: 20 MiB;
 - a session resumed after bitsd.exe was killed (SIGKILL of the wine process: no cleanup at all)
   and started again: same session, no byte lost or repeated;
-- bits-upload.exe under wine -> the Linux bitsd: 20 MiB, resumed from its state file.
+- bits-upload.exe under wine -> the Linux bitsd: 20 MiB, resumed from its state file;
+- what the Windows build leaves out is refused by bitsd.exe itself, naming the key: a notification
+  (no OpenSSL), Basic authentication and `bitsd passwd` (no libxcrypt).
 
 Needs wine64 and the Windows build (scripts/build-windows, in build-windows/ or
 $BITSD_WINDOWS_BUILD); skipped, saying which is missing, without them, so scripts/test passes on a
@@ -12,6 +14,7 @@ machine without wine. .ci/run installs both and runs it. wine runs in a temporar
 WINEDEBUG=-all; its wineserver is ended with `wineserver -k` at the end.
 """
 
+import json
 import os
 import shutil
 import stat
@@ -187,6 +190,47 @@ class WindowsClientTest(BitsAssertions, unittest.TestCase):
         # Done: the state file beside the source is gone, as on Linux.
         self.assertFalse(os.path.exists(source + ".bits-upload"))
         print(f"20 MiB bits-upload.exe -> Linux bitsd: {time.monotonic() - started:.1f} s")
+
+
+class WindowsRefusalTest(unittest.TestCase):
+    """What the Windows build does not have stops bitsd.exe with one message naming the key."""
+
+    def run_exe(self, *args):
+        return subprocess.run([WINE, BITSD_EXE, *args], env=wine_env(), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=WINE_READY_TIMEOUT_S)
+
+    def check_config(self, upload):
+        root = tempfile.mkdtemp(prefix="bitsd-win-refusal-")
+        self.addCleanup(shutil.rmtree, root, True)
+        config = os.path.join(root, "bitsd.json")
+        entry = {"url_prefix": "/uploads/", "destination_dir": os.path.join(root, "files")}
+        entry.update(upload)
+        with open(config, "w") as f:
+            json.dump({"data_dir": os.path.join(root, "data"), "admin_listen": None,
+                       "listen": ["127.0.0.1:0"], "uploads": [entry]}, f)
+        return self.run_exe("--config", config, "--check-config")
+
+    def test_check_config_accepts_a_plain_prefix(self):
+        done = self.check_config({"auth": {"type": "trusted-header", "trusted_proxies": ["127.0.0.1"]}})
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+
+    def test_notification_is_refused(self):
+        done = self.check_config({"notification": {"type": "reference", "url": "http://127.0.0.1:9/in"}})
+        self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
+        self.assertIn("uploads[0].notification: delivery to a back-end is not available in the Windows "
+                      "build (no OpenSSL)", done.stderr)
+
+    def test_basic_auth_is_refused(self):
+        done = self.check_config({"auth": {"type": "basic", "credentials_file": "users",
+                                           "allow_basic_without_tls": True}})
+        self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
+        self.assertIn('uploads[0].auth.type: "basic" is not available in the Windows build (no libxcrypt); '
+                      'use "trusted-header" behind a proxy', done.stderr)
+
+    def test_passwd_is_refused(self):
+        done = self.run_exe("passwd", "alice")
+        self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
+        self.assertIn("bitsd passwd is not available in the Windows build (no libxcrypt)", done.stderr)
 
 
 if __name__ == "__main__":

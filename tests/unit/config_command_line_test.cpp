@@ -243,10 +243,12 @@ TEST_CASE("config: --check-config summarizes endpoints, data_dir and prefixes", 
     CHECK(defaults.output.find("bitsd-data") != std::string::npos);
     CHECK(defaults.output.find("/uploads/ -> ") != std::string::npos);
 
+#ifndef _WIN32  // the example configures a notification, refused by the Windows build
     const auto example = run({"--config", example_file().string(), "--check-config"});
     INFO(example.output);
     REQUIRE(example.action == cfg::command_action::check_config);
     CHECK(example.output.find("[::1]:8080") != std::string::npos);
     CHECK(example.output.find("/crash-dumps/ -> /srv/bitsd/crash-dumps") != std::string::npos);
     CHECK(example.config.uploads.size() == 2);
+#endif
 }
