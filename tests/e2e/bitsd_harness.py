@@ -363,6 +363,12 @@ class Server:
         lines = self.log_lines()
         return "\n".join(lines[-last:])
 
+    def wait_output_closed(self, timeout=5):
+        """After the process exited: waits until every line it wrote has been read (the reader
+        thread sees the end of the pipe), so log checks right after an exit see the last lines."""
+        if self._reader is not None:
+            self._reader.join(timeout)
+
     def _read_output(self, proc):
         for raw in iter(proc.stdout.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\r\n")

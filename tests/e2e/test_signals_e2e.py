@@ -156,6 +156,8 @@ class SignalTest(BitsAssertions, unittest.TestCase):
         self.signal(srv, signal.SIGTERM)
         rc, waited = wait_exit(srv, 10)
         self.assertLess(waited, 5, "the second signal must exit at once")
+        # The last lines may still be in the pipe when the exit is seen (a flaky check before).
+        srv.wait_output_closed()
         self.assertEqual(rc, 128 + signal.SIGTERM, srv.log_text())
         self.assertRegex(srv.log_text(), r"second signal")
 
