@@ -432,14 +432,9 @@ close_decision delivery_coordinator::on_close(const protocol::packet& close, con
 }
 
 std::error_code delivery_coordinator::release(const std::string& id) {
-    // The bytes first (cancel frees them and leaves a tombstone), then the tombstone becomes
-    // `closed` so that a repeated Close is answered 200. A crash between the two leaves a
-    // cancelled tombstone: the back-end has the file either way.
-    if (const auto ec = store_.cancel(id)) return ec;
-    storage::session_info info;
-    if (const auto ec = store_.info(id, info)) return ec;
-    info.metadata.state = storage::session_state::closed;
-    return store_.update(info.metadata);
+    // `closed` is recorded before the bytes go (storage's release): a crash between the two
+    // leaves a closed session whose bytes the next Close-Session (or the expiry) frees.
+    return store_.release(id);
 }
 
 bool delivery_coordinator::keeps_bytes_on_cancel(const storage::session_metadata& metadata) const {
