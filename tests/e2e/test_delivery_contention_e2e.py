@@ -3,11 +3,14 @@ back-end processes (backend_server.py) on loopback.
 
 - The outbox's slots: clients that keep their own sessions busy (a duplicate Fragment whose body
   trickles in) must not stop another user's async delivery.
+- limits.max_sync_deliveries: beyond it, a final Fragment that would start a sync delivery is
+  answered 503 + Retry-After (transient for Windows), its bytes kept; its retry delivers.
 """
 
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -95,6 +98,40 @@ class DeliveryContentionTest(BackendTestCase):
             response = conn.read_response()
             self.assertEqual(response.status, 200, str(response))
             self.assertEqual(response.headers.get("BITS-Received-Content-Range"), str(len(data)))
+
+    def test_sync_deliveries_beyond_the_limit_are_answered_busy(self):
+        backend = self.backend()
+        backend.control({"queue": [{"stall_s": 3}], "default": {"status": 200}})
+        limits = {"max_connections": 1000000, "max_connections_per_client": 0,
+                  "max_open_sessions_per_client": 0, "create_sessions_per_minute_per_client": 0,
+                  "min_free_disk_bytes": 0, "min_free_inodes": 0, "max_sync_deliveries": 1}
+        srv, _ = self.start(extra={"uploads": [self.prefix("s", backend, "sync")], "limits": limits})
+        first, second = BitsClient(srv, prefix="/s/"), BitsClient(srv, prefix="/s/")
+        for c in (first, second):
+            self.addCleanup(c.reset)
+        slow = first.new_session("slow.bin")
+        other = second.new_session("other.bin")
+        answers = {}
+        # The first final Fragment holds the only sync delivery while the back-end stalls.
+        worker = threading.Thread(target=lambda: answers.update(
+            slow=first.fragment(slow, b"s" * 3000, 0, 3000, name="slow.bin")))
+        worker.start()
+        deadline = time.monotonic() + 10
+        while not backend.requests() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertTrue(backend.requests(), "the first delivery never reached the back-end")
+        refused = second.fragment(other, b"o" * 2000, 0, 2000, name="other.bin")
+        self.assertEqual(refused.status, 503, str(refused))
+        self.assertEqual(refused.error_code(), "0x801901F7", str(refused))
+        self.assertIn("Retry-After", refused.headers)
+        worker.join(30)
+        self.assert_ok(answers["slow"], slow)
+        # The bytes were kept: the client's retry of the final Fragment delivers.
+        retried = second.fragment(other, b"o" * 2000, 0, 2000, name="other.bin")
+        self.assert_ok(retried, other)
+        self.assertEqual(retried.received(), 2000)
+        sessions = [header(r, "BITS-Session-Id") for r in backend.requests()]
+        self.assertEqual(sessions.count(other), 1)
 
 
 if __name__ == "__main__":
