@@ -42,6 +42,7 @@ public:
 private:
     std::shared_ptr<record> find(const std::string& id) const;  // caller holds the mutex
     static session_info info_of(const record& r);
+    static void drop_bytes(record& r);  // caller holds the mutex
 
     std::shared_ptr<shared_state> state_;
 };
