@@ -17,6 +17,9 @@ struct abuse_limits {
     std::uint64_t max_open_sessions_per_client = 1000;
     // Create-Session requests per minute and client address, with bursts of as many. 0 = no limit.
     std::uint64_t create_sessions_per_minute_per_client = 600;
+    // Sync deliveries in flight at once (each holds a back-end connection until it answers).
+    // Beyond it, a final Fragment that would start one is answered 503 + Retry-After.
+    std::uint64_t max_sync_deliveries = 64;
     // Below this many free bytes (or free inodes) on data_dir's file system, new sessions and
     // fragments are refused with 503 + Retry-After; Close-Session and Cancel-Session still run.
     std::uint64_t min_free_disk_bytes = 256ull * 1024 * 1024;

@@ -42,6 +42,9 @@ std::optional<config_error> read_limits(const json& value, const std::string& pa
             error = read_count(item.value(), key_path, 0, limits.max_open_sessions_per_client);
         } else if (key == "create_sessions_per_minute_per_client") {
             error = read_count(item.value(), key_path, 0, limits.create_sessions_per_minute_per_client);
+        } else if (key == "max_sync_deliveries") {
+            // 0 would refuse every sync delivery: a typo, not a configuration.
+            error = read_count(item.value(), key_path, 1, limits.max_sync_deliveries);
         } else if (key == "min_free_disk_bytes") {
             error = read_count(item.value(), key_path, 0, limits.min_free_disk_bytes);
         } else if (key == "min_free_inodes") {

@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <filesystem>
 #include <limits>
 #include <system_error>
 #include <unordered_map>
@@ -457,8 +458,13 @@ private:
             conn_.reset();
         }
         if (ec && response_.reply_written) {
+            // A failed answer's reply (too large, cut off, unwritable) is no reply: the partial
+            // file goes, or it would stay behind after every failed attempt (up to reply_limit
+            // bytes each time). On this thread, as the file's writes are.
             beast::error_code ignored;
             reply_.close(ignored);
+            std::error_code not_removed;
+            std::filesystem::remove(request_.reply_file, not_removed);
         }
         if (registered_) owner_->remove(this);
         auto handler = std::move(handler_);

@@ -236,8 +236,24 @@ fragment_result delivery_coordinator::on_complete(const protocol::packet& fragme
         result.response = std::move(ack);
         return result;
     }
-    // Sync: one more attempt, with the same key. Counted and made durable first, so that a
-    // crash while the back-end answers is known as an attempt that may have arrived.
+    // Sync: one more attempt, with the same key, if one of limits.max_sync_deliveries is free;
+    // else busy (transient): the file stays finalised and the client's retry delivers.
+    auto slot = take_sync_slot(now->settings->limits.max_sync_deliveries);
+    if (!slot) {
+        const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+        auto last = last_busy_warning_.load();
+        if (seconds - last >= 10 && last_busy_warning_.compare_exchange_strong(last, seconds)) {
+            spdlog::warn("session {}: {} sync deliveries in flight (limits.max_sync_deliveries): final "
+                         "fragments answered busy (logged at most every 10 s)",
+                         id, now->settings->limits.max_sync_deliveries);
+        }
+        result.response = now->engine.error_response(bits_errc::session_busy, fragment.sent_session_id);
+        return result;
+    }
+    // Counted and made durable first, so that a crash while the back-end answers is known as
+    // an attempt that may have arrived.
     d.state = delivery_state::delivering;
     ++d.attempts;
     if (const auto ec = store_.update(info.metadata)) return internal(ec, "recording the attempt");
@@ -253,6 +269,7 @@ fragment_result delivery_coordinator::on_complete(const protocol::packet& fragme
     job.input.record = d;
     job.success_ack = std::move(ack);
     job.echo_session_id = fragment.sent_session_id;
+    job.slot = std::move(slot);
     result.delivery = std::move(job);
     return result;
 }
@@ -344,6 +361,17 @@ protocol::response delivery_coordinator::record_attempt(const sync_delivery& job
     return answer;
 }
 
+std::shared_ptr<void> delivery_coordinator::take_sync_slot(std::uint64_t limit) {
+    auto count = sync_in_flight_.load();
+    do {
+        if (count >= limit) return nullptr;
+    } while (!sync_in_flight_.compare_exchange_weak(count, count + 1));
+    // The counter outlives every job: jobs end before the coordinator (stop() comes first).
+    return std::shared_ptr<void>(&sync_in_flight_, [](void* counter) {
+        static_cast<std::atomic<std::uint64_t>*>(counter)->fetch_sub(1);
+    });
+}
+
 void delivery_coordinator::run_sync(boost::asio::io_context& context, blocking_pool::executor_type blocking,
                                     sync_delivery job, std::string held_lock,
                                     std::function<void(protocol::response)> done) {
@@ -432,14 +460,9 @@ close_decision delivery_coordinator::on_close(const protocol::packet& close, con
 }
 
 std::error_code delivery_coordinator::release(const std::string& id) {
-    // The bytes first (cancel frees them and leaves a tombstone), then the tombstone becomes
-    // `closed` so that a repeated Close is answered 200. A crash between the two leaves a
-    // cancelled tombstone: the back-end has the file either way.
-    if (const auto ec = store_.cancel(id)) return ec;
-    storage::session_info info;
-    if (const auto ec = store_.info(id, info)) return ec;
-    info.metadata.state = storage::session_state::closed;
-    return store_.update(info.metadata);
+    // `closed` is recorded before the bytes go (storage's release): a crash between the two
+    // leaves a closed session whose bytes the next Close-Session (or the expiry) frees.
+    return store_.release(id);
 }
 
 bool delivery_coordinator::keeps_bytes_on_cancel(const storage::session_metadata& metadata) const {

@@ -30,6 +30,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -58,6 +59,8 @@ struct sync_delivery {
     delivery::attempt_input input;
     protocol::response success_ack;  // the final fragment's Ack, before BITS-Reply-URL
     std::optional<std::string> echo_session_id;
+    // One of limits.max_sync_deliveries, given back when the last copy of the job goes.
+    std::shared_ptr<void> slot;
 };
 
 // What finish_fragment decided: an answer now, or a delivery to run first.
@@ -175,6 +178,11 @@ private:
 
     mutable std::mutex snapshot_mutex_;  // guards snapshot_ (the pointer, not what it points to)
     std::shared_ptr<const snapshot> snapshot_;
+
+    // A slot for one more sync delivery, or empty when `limit` are in flight.
+    std::shared_ptr<void> take_sync_slot(std::uint64_t limit);
+    std::atomic<std::uint64_t> sync_in_flight_{0};
+    std::atomic<std::int64_t> last_busy_warning_{0};  // steady-clock seconds
 
     std::mutex mutex_;  // guards the two maps
     std::map<std::string, std::shared_ptr<delivery::content_digest>> digests_;

@@ -118,6 +118,7 @@ public:
         stopped_ = true;
         timer_.cancel();
         poll_timer_.cancel();
+        record_timer_.cancel();
         client_->stop();
         client_.reset();
     }
@@ -196,13 +197,21 @@ private:
         queue_.push(due_entry{due, next_order_++, id});
     }
 
-    // Starts every due delivery a slot is free for, then waits for the next one.
+    // Starts every due delivery a slot is free for, then waits for the next one. A slot is
+    // taken only with the session's lock in hand: a session busy with a request (a client may
+    // keep one busy for as long as its body trickles in) is tried again shortly, and the slot
+    // goes to the next delivery meanwhile. Never waiting for a lock, a slot is only ever spent
+    // on an attempt that runs.
     void pump() {
         if (stopped_) return;
         const auto now = clock::now();
         while (in_flight_ < options_.max_in_flight && !queue_.empty() && queue_.top().due <= now) {
             auto id = queue_.top().id;
             queue_.pop();
+            if (!locks_.try_lock(id)) {
+                requeue_at(id, now + options_.lock_busy_retry);
+                continue;
+            }
             ++in_flight_;
             begin(std::move(id));
         }
@@ -219,24 +228,22 @@ private:
         pump();
     }
 
-    // Runs `work` on the blocking pool while holding the session's lock (as a request does),
-    // then `done` with its result on the outbox's thread.
+    // Runs `work` on the blocking pool with the session's lock, which the caller already holds
+    // (try_lock), releases it, then calls `done` with the result on the outbox's thread.
     template <typename Work, typename Done>
-    void locked(const std::string& id, Work work, Done done) {
-        locks_.lock(id, [this, id, work = std::move(work), done = std::move(done)]() mutable {
-            net::post(blocking_.executor(), [this, id, work = std::move(work),
-                                             done = std::move(done)]() mutable {
-                auto result = work();
-                locks_.unlock(id);
-                net::post(context_, [result = std::move(result), done = std::move(done)]() mutable {
-                    done(std::move(result));
-                });
+    void with_lock_held(const std::string& id, Work work, Done done) {
+        net::post(blocking_.executor(), [this, id, work = std::move(work), done = std::move(done)]() mutable {
+            auto result = work();
+            locks_.unlock(id);
+            net::post(context_, [result = std::move(result), done = std::move(done)]() mutable {
+                done(std::move(result));
             });
         });
     }
 
+    // The session's lock is held (pump).
     void begin(std::string id) {
-        locked(id, [this, id] { return prepare(id); },
+        with_lock_held(id, [this, id] { return prepare(id); },
                [this, id](prepared p) {
                    if (stopped_) return;
                    switch (p.what) {
@@ -284,18 +291,43 @@ private:
                     clock::now() - started);
                 const double unit_random = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
                 const bool copy = !local_error && verdict.copy_to_destination;
+                finished();  // the exchange is over: its slot goes to the next delivery
                 record_outcome(id, result, reason, retry, unit_random, copy);
             });
     }
 
+    // Writes an attempt's outcome with the session's lock, taken without waiting: while a
+    // request holds it, the outcome is kept here and tried again shortly, holding no slot. Safe
+    // because the record on disk says `delivering` meanwhile and the session stays in known_,
+    // so no other attempt starts; a crash meanwhile re-drives it with the same key. The lock is
+    // still taken (never a write without it) because requests change the same metadata file
+    // (Close-Session records close_requested) and the write is a read-modify-write of it.
     void record_outcome(const std::string& id, delivery::attempt_result result, std::string reason,
                         delivery::retry_settings retry, double unit_random, bool copy) {
+        if (stopped_) return;
+        if (!locks_.try_lock(id)) {
+            busy_records_.push_back(busy_record{id, result, std::move(reason), retry, unit_random, copy});
+            if (!record_timer_armed_) {
+                record_timer_armed_ = true;
+                record_timer_.expires_after(options_.lock_busy_retry);
+                record_timer_.async_wait([this](boost::system::error_code ec) {
+                    record_timer_armed_ = false;
+                    if (ec || stopped_) return;
+                    auto waiting = std::move(busy_records_);
+                    busy_records_.clear();
+                    for (auto& r : waiting) {
+                        record_outcome(r.id, r.result, std::move(r.reason), r.retry, r.unit_random, r.copy);
+                    }
+                });
+            }
+            return;
+        }
         struct outcome {
             bool written = false;
             delivery::attempt_end end;
             std::string error;
         };
-        locked(id,
+        with_lock_held(id,
                [this, id, result, reason, retry, unit_random, copy] {
                    outcome o;
                    storage::session_info current;
@@ -331,7 +363,7 @@ private:
                        spdlog::error("delivery {}: {} ({}; {}); tried again later", id, o.error,
                                      session_dir(id), result_name(result));
                        requeue_at(id, clock::now() + std::chrono::duration_cast<clock::duration>(retry.initial));
-                       finished();
+                       pump();
                        return;
                    }
                    const auto& record = o.end.record;
@@ -352,9 +384,9 @@ private:
                                     record.attempts, result_name(result), reason,
                                     o.end.next_attempt_ms - system_now_ms());
                        requeue_at(id, steady_at_ms(o.end.next_attempt_ms));
+                       pump();
                        break;
                    }
-                   finished();
                });
     }
 
@@ -562,7 +594,18 @@ private:
 
     // Only touched on the outbox's thread.
     std::priority_queue<due_entry, std::vector<due_entry>, std::greater<>> queue_;
-    std::unordered_set<std::string> known_;  // queued or in flight
+    std::unordered_set<std::string> known_;  // queued, in flight or with its outcome unwritten
+    struct busy_record {
+        std::string id;
+        delivery::attempt_result result;
+        std::string reason;
+        delivery::retry_settings retry;
+        double unit_random;
+        bool copy;
+    };
+    std::vector<busy_record> busy_records_;  // outcomes waiting for their session's lock
+    net::steady_timer record_timer_{context_};
+    bool record_timer_armed_ = false;
     std::size_t in_flight_ = 0;
     std::uint64_t next_order_ = 0;
     std::mt19937_64 random_;

@@ -10,11 +10,15 @@
 //   - Before each attempt the record is written `delivering` with the attempt counted; after
 //     it, `delivered`, or `finalised` with the next attempt time (capped exponential backoff
 //     with full jitter: delivery/retry_policy), or `dead_lettered` with the last error (a fatal
-//     answer, or give_up_after_s passed). Each write holds the session's lock, as requests do.
+//     answer, or give_up_after_s passed). Each write holds the session's lock, as requests do,
+//     but the outbox never waits for it: it takes the lock only when it is free, and a session
+//     busy with a request is tried again shortly (a client decides how long its request lasts).
 //   - At most max_in_flight attempts run at once; the others wait in a queue ordered by due
-//     time, with one timer. The outbox runs on an io_context and thread of its own, so no
-//     upload connection shares a thread with it; store calls run on the server's blocking
-//     pool, and the HTTP exchange is asynchronous, so that thread never blocks either.
+//     time, with one timer. A slot is taken once the session's lock is held and given back as
+//     soon as the back-end's exchange ends (the outcome's write needs no slot).
+//     The outbox runs on an io_context and thread of its own, so no upload connection shares a
+//     thread with it; store calls run on the server's blocking pool, and the HTTP exchange is
+//     asynchronous, so that thread never blocks either.
 //   - Re-drive of dead letters: `bitsd deliveries retry ID` changes the record itself when no
 //     daemon holds the data_dir; while one does, it drops a request file named after the
 //     session in <data_dir>/delivery-retries/, which this class polls (once a second), applies
@@ -42,6 +46,9 @@ namespace bitsd::server {
 
 struct outbox_options {
     std::size_t max_in_flight = 16;
+    // A due delivery (or an attempt's outcome) whose session a request holds is tried again
+    // after this, never waited for.
+    std::chrono::milliseconds lock_busy_retry{200};
     std::chrono::milliseconds retry_request_poll{1000};
     std::filesystem::path retry_requests_dir;  // empty: no polling
     // After a delivery whose Close-Session already came (delivery.close_requested): copies the

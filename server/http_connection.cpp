@@ -502,6 +502,7 @@ void http_connection::on_session_locked() {
         },
         [this](protocol::outcome<fragment_transfer> begun) {
             if (!begun) return finish_request(service_->reject(begun.failure, echo_session_id_));
+            if (!begun.value->appender && body_left_ > 0) return read_duplicate_body();
             start_fragment(std::move(*begun.value));
         });
 }
@@ -543,8 +544,13 @@ void http_connection::start_fragment(fragment_transfer transfer) {
     transfer_ = std::move(transfer);
     skip_left_ = transfer_->plan.skip;
     if (!expects_continue_ || body_left_ == 0) return start_body(after_body::finish_fragment);
+    send_continue(after_body::finish_fragment);
+}
+
+void http_connection::send_continue(after_body next) {
     // The client waits for this before it sends the body (curl does for large bodies).
     static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    after_body_ = next;
     expects_continue_ = false;
     phase_ = phase::write;
     stream_.expires_after(limits_.read_timeout);
@@ -553,7 +559,19 @@ void http_connection::start_fragment(fragment_transfer transfer) {
 
 void http_connection::on_continue_sent(beast::error_code ec, std::size_t) {
     if (ec) return on_body_lost("100 Continue not sent");
-    start_body(after_body::finish_fragment);
+    start_body(after_body_);
+}
+
+void http_connection::read_duplicate_body() {
+    // Nothing of this body is to be stored (every byte of it is already): it is read without
+    // the session's lock, which the outbox and the session's other requests may need meanwhile
+    // (the client decides how slowly a body comes). Once it is in, the lock is taken again and
+    // the fragment runs as one without a body left to read: its plan and Ack are made from
+    // what is stored then.
+    release_session();
+    skip_left_ = body_left_;
+    if (!expects_continue_) return start_body(after_body::relock);
+    send_continue(after_body::relock);
 }
 
 void http_connection::start_body(after_body next) {
@@ -669,6 +687,7 @@ void http_connection::on_body_lost(const char* why) {
 }
 
 void http_connection::on_body_complete() {
+    if (after_body_ == after_body::relock) return wait_for_lock();
     if (after_body_ == after_body::send_response) {
         auto response = std::move(*pending_response_);
         pending_response_.reset();

@@ -87,7 +87,8 @@ public:
     void cut();
 
 private:
-    enum class after_body { finish_fragment, send_response };
+    // relock: a duplicate fragment's body, read without the session's lock; then the lock again.
+    enum class after_body { finish_fragment, send_response, relock };
     // What the connection waits for; a completion that finds another phase is stale.
     // The Close-Session commit in flight, shared with its completion. A commit that outlives
     // busy_timeout_s is detached: the client is answered busy, the connection moves on to its
@@ -124,6 +125,8 @@ private:
     void on_fragment_finished(fragment_result result);
     void serve_reply(bool head);
     void start_fragment(fragment_transfer transfer);
+    void send_continue(after_body next);
+    void read_duplicate_body();
     void on_continue_sent(boost::beast::error_code ec, std::size_t bytes);
     void start_body(after_body next);
     void consume_body(const char* data, std::size_t size);

@@ -243,6 +243,18 @@ protocol::response upload_service::close_session(const protocol::packet& close,
     protocol::session_view view;
     auto info = find(close, where, view);
     if (!info) return reject(info.failure, close.sent_session_id);
+    const auto& delivery = info.value->metadata.delivery;
+    if (delivery.state == storage::delivery_state::delivered && !delivery.copy_to_destination &&
+        info.value->metadata.state != storage::session_state::committing) {
+        // The back-end has the file and asked for no copy: the Close releases it, whatever is
+        // stored now (a crash inside an earlier release may have freed the bytes already, or
+        // recorded `closed` and left them) and whichever settings the prefix has now.
+        if (const auto ec = store_.release(*close.session_id)) {
+            return reject(from_storage(ec, "close", close.session_id), close.sent_session_id);
+        }
+        spdlog::info("session {} closed: delivered to the back-end, nothing copied", *close.session_id);
+        return engine_.ack(close);
+    }
     const auto action = engine_.decide_close(view);
     if (!action) return reject(action.failure, close.sent_session_id);
     if (*action.value == protocol::close_action::commit) {
@@ -262,14 +274,6 @@ protocol::response upload_service::close_session(const protocol::packet& close,
             // asked for it (BITS-Copy-File-To-Destination).
             const auto decision = delivery_->on_close(close, prefixes_[where.prefix_index], info.value->metadata);
             if (decision.action == close_decision::kind::answer) return decision.response;
-            if (decision.action == close_decision::kind::release) {
-                if (const auto ec = delivery_->release(*close.session_id)) {
-                    return reject(from_storage(ec, "close", close.session_id), close.sent_session_id);
-                }
-                spdlog::info("session {} closed: delivered to the back-end, nothing copied to {}",
-                             *close.session_id, upload->destination_dir.string());
-                return engine_.ack(close);
-            }
         }
         if (const auto ec = store_.commit(*close.session_id, *destination, upload->allow_overwrites)) {
             return reject(from_storage(ec, "commit", close.session_id, destination->joined()),

@@ -668,6 +668,28 @@ std::error_code filesystem_store::do_cancel(const location& where) {
     return {};
 }
 
+std::error_code filesystem_store::release(std::string_view id) {
+    return guarded([&] {
+        location where;
+        if (!locate(id, where)) return make_error_code(storage_errc::session_not_found);
+        session_info info;
+        std::error_code ec = read_any(where, info);
+        if (ec) return ec;
+        if (info.metadata.state == session_state::committing) return make_error_code(storage_errc::wrong_state);
+        if (info.metadata.state != session_state::closed) {
+            session_metadata metadata = info.metadata;
+            metadata.state = session_state::closed;
+            // Durable (write_metadata syncs the directory) before the bytes go.
+            ec = cancelled_->contains(where.id) ? revive_cancelled(where, metadata)
+                                                : write_metadata(where.dir, metadata);
+            if (ec) return ec;
+        }
+        ec = platform::remove_file(where.dir / data_name);
+        if (ec) return is_missing(ec) ? std::error_code{} : ec;
+        return sync_directory(where.dir);
+    });
+}
+
 std::error_code filesystem_store::local_files(std::string_view id, session_files& out) {
     location where;
     if (!locate(id, where)) return make_error_code(storage_errc::session_not_found);

@@ -47,6 +47,7 @@ public:
                                           std::error_code& ec) override;
     std::error_code commit(std::string_view id, const destination& to, bool overwrite) override;
     std::error_code cancel(std::string_view id) override;
+    std::error_code release(std::string_view id) override;
     std::error_code remove(std::string_view id, const destination* to) override;
     std::error_code list(const std::function<void(const session_info&)>& visit) override;
     std::error_code local_files(std::string_view id, session_files& out) override;

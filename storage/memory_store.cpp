@@ -203,6 +203,12 @@ std::error_code memory_store::commit(std::string_view id, const destination& to,
     });
 }
 
+void memory_store::drop_bytes(record& r) {
+    r.data.clear();
+    r.data.shrink_to_fit();
+    r.data_present = false;
+}
+
 std::error_code memory_store::cancel(std::string_view id) {
     return guarded([&] {
         const auto key = normalize_session_id(id);
@@ -217,9 +223,21 @@ std::error_code memory_store::cancel(std::string_view id) {
         }
         if (r->metadata.state != session_state::cancelled) r->last_activity_unix = now_unix();
         r->metadata.state = session_state::cancelled;
-        r->data.clear();
-        r->data.shrink_to_fit();
-        r->data_present = false;
+        drop_bytes(*r);
+        return std::error_code{};
+    });
+}
+
+std::error_code memory_store::release(std::string_view id) {
+    return guarded([&] {
+        const auto key = normalize_session_id(id);
+        if (!key) return make_error_code(storage_errc::session_not_found);
+        const std::lock_guard<std::mutex> lock(state_->mutex);
+        const auto r = find(*key);
+        if (!r) return make_error_code(storage_errc::session_not_found);
+        if (r->metadata.state == session_state::committing) return make_error_code(storage_errc::wrong_state);
+        r->metadata.state = session_state::closed;
+        drop_bytes(*r);
         return std::error_code{};
     });
 }

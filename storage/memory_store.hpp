@@ -22,6 +22,7 @@ public:
                                           std::error_code& ec) override;
     std::error_code commit(std::string_view id, const destination& to, bool overwrite) override;
     std::error_code cancel(std::string_view id) override;
+    std::error_code release(std::string_view id) override;
     std::error_code remove(std::string_view id, const destination* to) override;
     std::error_code list(const std::function<void(const session_info&)>& visit) override;
 
@@ -41,6 +42,7 @@ public:
 private:
     std::shared_ptr<record> find(const std::string& id) const;  // caller holds the mutex
     static session_info info_of(const record& r);
+    static void drop_bytes(record& r);  // caller holds the mutex
 
     std::shared_ptr<shared_state> state_;
 };

@@ -95,6 +95,14 @@ public:
     // (see the filesystem store).
     virtual std::error_code cancel(std::string_view id) = 0;
 
+    // The back-end has the session's file and keeps it: records the session `closed` (its
+    // metadata and delivery record stay), then frees its bytes. In that order, so that a crash
+    // between the two leaves a closed session that still has bytes, which release() again
+    // frees (a repeated Close-Session does), never a delivered session without bytes that is
+    // still `receiving` (a Close-Session would find it incomplete). Works whatever is stored
+    // (bytes already freed included); wrong_state for a session being committed.
+    virtual std::error_code release(std::string_view id) = 0;
+
     // Forgets the session entirely (data, metadata, tombstone). With `to` (where the session
     // would commit, when the caller still knows it) a temporary copy an interrupted
     // cross-filesystem commit left beside it is deleted first.

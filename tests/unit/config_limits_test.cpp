@@ -64,6 +64,7 @@ TEST_CASE("limits: the example file sets every key", "[config][limits][posix]") 
     CHECK(s.limits.create_sessions_per_minute_per_client == 600);
     CHECK(s.limits.min_free_disk_bytes == 268435456);
     CHECK(s.limits.min_free_inodes == 10000);
+    CHECK(s.limits.max_sync_deliveries == 64);
     REQUIRE(s.uploads.size() == 2);
     CHECK(s.uploads[0].max_sessions_per_user == 50);
     CHECK(s.uploads[0].auth.type == cfg::auth_type::none);
@@ -106,4 +107,20 @@ TEST_CASE("limits: every bad value is refused with its key path", "[config][limi
     REQUIRE(cfg::parse_json(R"({"limits": {"min_free_inodes": 1, "max_connections": -1}})", s));
     CHECK(s.limits.max_connections == 77);
     CHECK(s.limits.min_free_inodes == 10000);
+}
+
+TEST_CASE("limits.max_sync_deliveries: default, read, refused with its key path", "[config][limits]") {
+    cfg::settings s;
+    REQUIRE_FALSE(cfg::parse_json("{}", s));
+    CHECK(s.limits.max_sync_deliveries == 64);
+    REQUIRE_FALSE(cfg::parse_json(R"({"limits": {"max_sync_deliveries": 1}})", s));
+    CHECK(s.limits.max_sync_deliveries == 1);
+    // 0 would refuse every sync delivery: a typo, not a configuration.
+    CHECK(error_of(R"({"limits": {"max_sync_deliveries": 0}})") ==
+          "limits.max_sync_deliveries: expected a positive integer, got 0");
+    for (const char* bad : {"-1", "1.5", "\"5\"", "true", "null", "{}"}) {
+        CAPTURE(bad);
+        CHECK(error_of(std::string(R"({"limits": {"max_sync_deliveries": )") + bad + "}}")
+                  .rfind("limits.max_sync_deliveries: expected a positive integer", 0) == 0);
+    }
 }

@@ -337,6 +337,7 @@ TEST_CASE("delivery: http client caps the reply it writes", "[delivery]") {
     const auto result = exchange(context, client, request);
     CHECK(result.error == delivery_errc::reply_too_large);
     CHECK(classify_transport(result.error) == backend_transport::malformed_response);
+    CHECK_FALSE(std::filesystem::exists(dir / "reply.bin"));  // no partial reply is left behind
     request.reply_limit = 5000;
     CHECK_FALSE(exchange(context, client, request).error);
 }

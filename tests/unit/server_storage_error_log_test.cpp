@@ -46,6 +46,7 @@ public:
         return inner_->commit(id, to, overwrite);
     }
     std::error_code cancel(std::string_view id) override { return inner_->cancel(id); }
+    std::error_code release(std::string_view id) override { return inner_->release(id); }
     std::error_code remove(std::string_view id, const storage::destination* to) override {
         return inner_->remove(id, to);
     }
