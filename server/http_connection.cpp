@@ -370,7 +370,17 @@ void http_connection::authenticate() {
         }
         return finish_request(service_->reject({bits_errc::access_denied, {}}, echo_session_id_));
     }
+    // Two Authorization headers, or two user headers (a proxy that appends its own instead of
+    // replacing the client's): which one counts would be a guess, so neither does.
     const auto& user_header = auth->user_header_name();
+    if (req.count(http::field::authorization) > 1 ||
+        (!user_header.empty() && req.count(beast::string_view(user_header.data(), user_header.size())) > 1)) {
+        if (spdlog::should_log(spdlog::level::debug)) {
+            spdlog::debug("{} {} from {} refused: a repeated authentication header", std::string(req.method_string()),
+                          std::string(req.target()), format_peer(peer_));
+        }
+        return finish_request(service_->reject({bits_errc::duplicate_header, {}}, echo_session_id_));
+    }
     if (!auth->is_basic()) {
         // trusted-header: a lookup, answered here.
         return on_verdict(auth->check(field(req, "Authorization"),

@@ -1,4 +1,4 @@
-"""What Basic authentication costs and what it remembers.
+"""What Basic authentication costs and what it remembers, and repeated authentication headers.
 
 * limits.auth_failures_per_minute_per_client: once a client address has failed that many
   password checks in a minute, its next attempt gets 503 + 0x801901F7 + Retry-After (transient
@@ -7,6 +7,9 @@
 * A verified credential is remembered for a short while (a repeated request computes no hash);
   after the credentials file changes and SIGHUP, the old password no longer passes, nor does a
   removed user.
+* A request with two Authorization headers, or two trusted user headers, is refused with 400 +
+  0x80070057 before any verification (a proxy that appends its header instead of replacing the
+  client's must not let the client choose the user).
 """
 
 import os
@@ -15,7 +18,7 @@ import signal
 import tempfile
 import unittest
 
-from bitsd_harness import NO_LIMITS, ServerTestCase
+from bitsd_harness import E_INVALIDARG, NO_LIMITS, ServerTestCase
 from test_admin_e2e import AdminClient, value_of
 from test_auth_e2e import AuthClient, basic, passwd
 from test_limits_e2e import SERVICE_UNAVAILABLE, BoundClient
@@ -116,6 +119,32 @@ class BasicGuardTest(ServerTestCase):
         self.assertEqual(alice.ping().status, 401, "the old password still passes")
         self.assertEqual(bob.ping().status, 401, "a removed user still passes")
         self.assertEqual(self.client(srv, basic("alice", "new pass")).ping().status, 200)
+
+    def test_two_authorization_headers_are_refused_before_any_check(self):
+        srv, admin = self.start_basic(user_line("alice", "right"))
+        c = self.client(srv, None)
+        before = admin.metrics()
+        for pair in ((basic("alice", "right"), basic("mallory", "x")),
+                     (basic("mallory", "x"), basic("alice", "right")),
+                     (basic("alice", "right"), basic("alice", "right"))):
+            r = c.ping(headers=[("Authorization", pair[0]), ("Authorization", pair[1])])
+            self.assert_bits_error(r, 400, E_INVALIDARG, msg=f" ({pair})")
+        self.assertEqual(value_of(admin.metrics(), "bitsd_auth_verifications_total"),
+                         value_of(before, "bitsd_auth_verifications_total"))
+        self.assertEqual(c.ping(headers=[("Authorization", basic("alice", "right"))]).status, 200)
+
+
+class TrustedHeaderRepeatTest(ServerTestCase):
+
+    def test_two_user_headers_are_refused(self):
+        srv, proxy = self.start(upload={"auth": {"type": "trusted-header", "header": "X-Remote-User",
+                                                 "trusted_proxies": ["127.0.0.1/32"]}})
+        for pair in (("mallory", "carol"), ("carol", "mallory"), ("carol", "carol")):
+            r = proxy.ping(headers=[("X-Remote-User", pair[0]), ("X-Remote-User", pair[1])])
+            self.assert_bits_error(r, 400, E_INVALIDARG, msg=f" ({pair})")
+            r = proxy.create_session("x.bin", headers=[("X-Remote-User", pair[0]), ("x-remote-user", pair[1])])
+            self.assert_bits_error(r, 400, E_INVALIDARG, msg=f" (Create-Session, {pair})")
+        self.assertEqual(proxy.ping(headers=[("X-Remote-User", "carol")]).status, 200)
 
 
 if __name__ == "__main__":
