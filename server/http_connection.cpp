@@ -229,6 +229,7 @@ void http_connection::reset_request() {
     pending_response_.reset();
     expects_continue_ = false;
     unread_input_ = false;
+    reply_head_.reset();
 }
 
 void http_connection::trim_buffer() {
@@ -337,7 +338,13 @@ void http_connection::handle_request() {
 
     if (service_->replies() && (view.method == "GET" || view.method == "HEAD") &&
         reply_server::is_reply_target(view.target)) {
-        return serve_reply(view.method == "HEAD");
+        // An upload-reply belongs to the prefix an upload to its path would: it passes that
+        // prefix's authentication like any request. Outside every prefix: the missing answer.
+        reply_head_ = view.method == "HEAD";
+        const auto routed = protocol::route("BITS_POST", view.target, service_->url_prefixes());
+        if (routed.error == bits_errc::upload_url_not_found) return serve_reply(*reply_head_, {});
+        location_.prefix_index = routed.location.prefix_index;
+        return authenticate();
     }
 
     auto routed = protocol::route(view.method, view.target, service_->url_prefixes());
@@ -454,6 +461,7 @@ void http_connection::on_verdict(auth_verdict verdict) {
 }
 
 void http_connection::on_principal(std::string principal) {
+    if (reply_head_) return serve_reply(*reply_head_, std::move(principal));
     const protocol::request_view view = view_of(parser_->get());
     auto parsed = service_->engine().parse(view);
     if (!parsed) {
@@ -789,10 +797,13 @@ void http_connection::on_fragment_finished(fragment_result result) {
         });
 }
 
-void http_connection::serve_reply(bool head) {
+void http_connection::serve_reply(bool head, std::string principal) {
     const auto& req = parser_->get();
     reply_request request;
     request.head = head;
+    // Served to the session's owner under its own prefix only; "" (no prefix) finds nothing.
+    request.principal = std::move(principal);
+    if (!request.principal.empty()) request.url_prefix = service_->url_prefixes()[location_.prefix_index];
     request.target = std::string(req.target());
     if (const auto range = field(req, "Range")) request.range = std::string(*range);
     if (const auto if_range = field(req, "If-Range")) request.if_range = std::string(*if_range);

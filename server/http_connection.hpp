@@ -140,7 +140,8 @@ private:
     void on_close_done(const std::shared_ptr<running_commit>& commit, protocol::response response);
     // Delivery (issue 7; the logic lives in delivery_coordinator and reply_server).
     void on_fragment_finished(fragment_result result);
-    void serve_reply(bool head);
+    // An upload-reply (GET/HEAD), once its prefix's authentication named `principal`.
+    void serve_reply(bool head, std::string principal);
     void start_fragment(fragment_transfer transfer);
     void on_continue_sent(boost::beast::error_code ec, std::size_t bytes);
     void start_body(after_body next);
@@ -198,6 +199,7 @@ private:
     storage::session_locks::ticket lock_ticket_ = 0;  // while queued for the lock
     std::shared_ptr<running_commit> commit_;
     std::shared_ptr<running_check> check_;  // the password check waited for (phase auth)
+    std::optional<bool> reply_head_;  // an upload-reply request (true: HEAD) rather than BITS
     std::optional<fragment_transfer> transfer_;
     std::uint64_t body_left_ = 0;   // body bytes still to come off the wire
     std::uint64_t body_read_ = 0;   // body bytes read so far (the minimum-rate deadline)

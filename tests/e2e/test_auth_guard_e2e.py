@@ -1,4 +1,4 @@
-"""What Basic authentication costs and what it remembers, and repeated authentication headers.
+"""What Basic authentication costs, what it remembers, and whom an upload-reply is served to.
 
 * limits.auth_failures_per_minute_per_client: once a client address has failed that many
   password checks in a minute, its next attempt gets 503 + 0x801901F7 + Retry-After (transient
@@ -10,17 +10,25 @@
 * A request with two Authorization headers, or two trusted user headers, is refused with 400 +
   0x80070057 before any verification (a proxy that appends its header instead of replacing the
   client's must not let the client choose the user).
+* An upload-reply is routed to its upload prefix, passes that prefix's authentication, and is
+  served to the session's owner only: another user, or no credentials, gets what a missing
+  reply gets (404, or the 401 challenge before that).
 """
 
 import os
 import shutil
 import signal
 import tempfile
+import time
 import unittest
+import urllib.parse
 
-from bitsd_harness import E_INVALIDARG, NO_LIMITS, ServerTestCase
+from bitsd_harness import (
+    E_INVALIDARG, KIB, NO_LIMITS, BitsClient, PatternSource, Server, ServerTestCase,
+)
 from test_admin_e2e import AdminClient, value_of
 from test_auth_e2e import AuthClient, basic, passwd
+from test_delivery_sync_e2e import SECRET, Backend
 from test_limits_e2e import SERVICE_UNAVAILABLE, BoundClient
 from test_reload_e2e import wait_for_log
 
@@ -145,6 +153,80 @@ class TrustedHeaderRepeatTest(ServerTestCase):
             r = proxy.create_session("x.bin", headers=[("X-Remote-User", pair[0]), ("x-remote-user", pair[1])])
             self.assert_bits_error(r, 400, E_INVALIDARG, msg=f" (Create-Session, {pair})")
         self.assertEqual(proxy.ping(headers=[("X-Remote-User", "carol")]).status, 200)
+
+
+class ReplyOwnerTest(ServerTestCase):
+
+    def setUp(self):
+        folder = tempfile.mkdtemp(prefix="bitsd-reply-owner-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        self.secret_file = os.path.join(folder, "backend.key")
+        with open(self.secret_file, "wb") as f:
+            f.write(SECRET + b"\n")
+        os.chmod(self.secret_file, 0o600)
+        self.credentials = os.path.join(folder, "users.passwd")
+        with open(self.credentials, "w") as f:
+            f.write(user_line("alice", "alice pass") + user_line("bob", "bob pass"))
+
+    def get(self, srv, url, authorization=None, source="127.0.0.1"):
+        parsed = urllib.parse.urlsplit(url)
+        c = BoundClient(srv, source)
+        self.addCleanup(c.reset)
+        headers = [("Host", parsed.netloc)]
+        if authorization:
+            headers.append(("Authorization", authorization))
+        return c.request("GET", parsed.path, headers)
+
+    def upload_with_reply(self, srv, client, name):
+        data = PatternSource(8 * KIB, 4)
+        sid = client.new_session(name)
+        r = client.fragment(sid, data.read(0, data.size), 0, data.size, name)
+        self.assert_ok(r, sid)
+        reply_url = r.headers.get("BITS-Reply-URL")
+        self.assertIsNotNone(reply_url, str(r))
+        return reply_url
+
+    def test_a_basic_prefix_reply_is_served_to_its_owner_only(self):
+        backend = Backend(self).start()
+        backend.control({"default": {"status": 200, "write_reply_file": "the reply"}})
+        notification = {"type": "reference", "url": backend.url, "delivery": "sync",
+                        "signing_secret_file": self.secret_file}
+        srv = Server(self, upload={"notification": notification, "auth": {
+            "type": "basic", "credentials_file": self.credentials, "realm": "R",
+            "allow_basic_without_tls": True}}).start()
+        alice = AuthClient(srv, basic("alice", "alice pass"))
+        self.addCleanup(alice.reset)
+        reply_url = self.upload_with_reply(srv, alice, "a.bin")
+        missing = reply_url.replace("Replies/%7B", "Replies/%7B0")  # no such session
+
+        anonymous = self.get(srv, reply_url, source="127.0.6.1")
+        self.assertEqual(anonymous.status, 401, f"no credentials, another address:\n{anonymous}")
+        self.assertNotEqual(anonymous.body, b"the reply")
+        for authorization in (basic("bob", "bob pass"), basic("alice", "wrong")):
+            r = self.get(srv, reply_url, authorization, source="127.0.6.1")
+            self.assertIn(r.status, (401, 404), f"{authorization}:\n{r}")
+            self.assertNotEqual(r.body, b"the reply")
+        bob = self.get(srv, reply_url, basic("bob", "bob pass"))
+        self.assertEqual(bob.status, 404, f"another user:\n{bob}")
+        self.assertEqual((bob.status, bob.body, bob.headers.get("Content-Length")),
+                         (lambda m: (m.status, m.body, m.headers.get("Content-Length")))(
+                             self.get(srv, missing, basic("bob", "bob pass"))),
+                         "another user's reply differs from a missing one")
+        owner = self.get(srv, reply_url, basic("alice", "alice pass"), source="127.0.6.2")
+        self.assertEqual((owner.status, owner.body), (200, b"the reply"), str(owner))
+
+    def test_an_open_prefix_reply_is_served_to_the_address_that_uploaded(self):
+        backend = Backend(self).start()
+        backend.control({"default": {"status": 200, "write_reply_file": "open reply"}})
+        notification = {"type": "reference", "url": backend.url, "delivery": "sync",
+                        "signing_secret_file": self.secret_file}
+        srv = Server(self, upload={"notification": notification}).start()
+        client = BoundClient(srv, "127.0.7.1")
+        self.addCleanup(client.reset)
+        reply_url = self.upload_with_reply(srv, client, "o.bin")
+        self.assertEqual(self.get(srv, reply_url, source="127.0.7.2").status, 404)
+        r = self.get(srv, reply_url, source="127.0.7.1")
+        self.assertEqual((r.status, r.body), (200, b"open reply"), str(r))
 
 
 if __name__ == "__main__":
