@@ -30,6 +30,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import httpclient  # noqa: E402
 import delivery_cases  # noqa: E402  (issue 7's rows)
+import auth_cases  # noqa: E402  (the Basic brute-force rows)
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -57,7 +58,7 @@ QUICK = dict(single_size=64 * MIB, single_fragment=8 * MIB,
 
 
 CASES = ("single", "concurrent", "ping", "sessions", "idle", "hold", "stall", "recovery",
-         "delivery", "delivery_stall")
+         "delivery", "delivery_stall", "auth_bruteforce")
 
 
 class CaseError(RuntimeError):
@@ -1132,6 +1133,8 @@ class Bench:
             delivery_cases.run_delivery(self, Row, fmt_rate)
         if "delivery_stall" in cases:
             delivery_cases.run_delivery_stall(self, Row, fmt_rate)
+        if "auth_bruteforce" in cases:
+            auth_cases.run_auth_bruteforce(self, Row)
         meta = self.meta()
         meta["elapsed_s"] = round(time.monotonic() - t0, 1)
         md = self.markdown(meta)

@@ -24,6 +24,9 @@ struct abuse_limits {
     // fragments are refused with 503 + Retry-After; Close-Session and Cancel-Session still run.
     std::uint64_t min_free_disk_bytes = 256ull * 1024 * 1024;
     std::uint64_t min_free_inodes = 10000;
+    // Failed password checks (Basic) per minute and client address, with bursts of as many.
+    // Beyond it the client's next attempts get 503 + Retry-After without a check. 0 = no limit.
+    std::uint64_t auth_failures_per_minute_per_client = 30;
 };
 
 }  // namespace bitsd::config

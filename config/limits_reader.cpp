@@ -49,6 +49,8 @@ std::optional<config_error> read_limits(const json& value, const std::string& pa
             error = read_count(item.value(), key_path, 0, limits.min_free_disk_bytes);
         } else if (key == "min_free_inodes") {
             error = read_count(item.value(), key_path, 0, limits.min_free_inodes);
+        } else if (key == "auth_failures_per_minute_per_client") {
+            error = read_count(item.value(), key_path, 0, limits.auth_failures_per_minute_per_client);
         } else {
             return config_error{path + ": unknown key " +
                                 json(key).dump(-1, ' ', false, json::error_handler_t::replace)};

@@ -80,6 +80,9 @@ row row_for(bits_errc e) noexcept {
     case bits_errc::unauthorized: return {"authentication required", {401, 0, 0}};
     case bits_errc::access_denied:
         return {"not allowed to upload here", {403, e_accessdenied, context_server}};
+    case bits_errc::too_many_auth_failures:
+        return {"too many failed password checks from this client; try again later",
+                {503, http_e_status_service_unavail, context_server}};
     }
     return {"internal server error", {500, e_fail, context_server}};
 }

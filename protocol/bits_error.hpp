@@ -91,6 +91,12 @@ enum class bits_errc {
     // 403 + E_ACCESSDENIED (0x80070005), context 0x5: a trusted-header prefix reached other
     // than through a trusted proxy, or without the user header. Fatal for the job.
     access_denied,
+
+    // 503 + HTTP_E_STATUS_SERVICE_UNAVAIL, context 0x5, Retry-After (60 here; server/ puts the
+    // seconds until the client's next check is allowed): this client address failed
+    // limits.auth_failures_per_minute_per_client password checks in the last minute, and this
+    // request's would need another. Transient for Windows: the job retries later.
+    too_many_auth_failures,
 };
 
 const std::error_category& bits_category() noexcept;

@@ -310,6 +310,7 @@ response engine::error_response(const rejection& failure,
     if (failure.error == bits_errc::session_busy) r.headers.emplace_back("Retry-After", "5");
     if (failure.error == bits_errc::low_on_space) r.headers.emplace_back("Retry-After", "60");
     if (failure.error == bits_errc::too_many_sessions) r.headers.emplace_back("Retry-After", "10");
+    if (failure.error == bits_errc::too_many_auth_failures) r.headers.emplace_back("Retry-After", "60");
     // The body of a too-large fragment is never read, so the connection cannot be reused.
     r.close_connection = failure.error == bits_errc::fragment_too_large;
     return r;

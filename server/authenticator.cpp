@@ -1,9 +1,11 @@
 #include "server/authenticator.hpp"
 
 #include "server/basic_credentials.hpp"
+#include "server/metrics.hpp"
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -27,6 +29,33 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
     return s;
+}
+
+// A hash's method and cost without its salt and checksum: "$y$j9T", "$6$rounds=9000", "$6".
+std::string method_of(const std::string& hash) {
+    const auto checksum = hash.rfind('$');
+    if (checksum == std::string::npos || checksum == 0) return hash;
+    const auto salt = hash.rfind('$', checksum - 1);
+    return salt == std::string::npos ? hash : hash.substr(0, salt);
+}
+
+// A dummy hash of the most expensive method and cost among `hashes`: one of each is made and
+// timed (a hash per method, at load time only; files hold one or two methods).
+std::string most_expensive_dummy(const std::unordered_map<std::string, std::string>& hashes) {
+    std::unordered_map<std::string, const std::string*> methods;
+    for (const auto& [user, hash] : hashes) methods.emplace(method_of(hash), &hash);
+    std::string best;
+    auto slowest = std::chrono::steady_clock::duration::min();
+    for (const auto& [method, hash] : methods) {
+        const auto started = std::chrono::steady_clock::now();
+        auto dummy = dummy_hash(*hash);
+        const auto took = std::chrono::steady_clock::now() - started;
+        if (!dummy.empty() && took > slowest) {
+            slowest = took;
+            best = std::move(dummy);
+        }
+    }
+    return best;
 }
 
 }  // namespace
@@ -90,11 +119,12 @@ std::shared_ptr<const authenticator::user_table> authenticator::load(std::string
                     "`bitsd passwd`)";
             return nullptr;
         }
-        if (!users->emplace(user, hash).second) {
+        if (!users->hashes.emplace(user, hash).second) {
             error = at + ": \"" + user + "\" is listed twice";
             return nullptr;
         }
     }
+    users->dummy = most_expensive_dummy(users->hashes);
     return users;
 }
 
@@ -104,7 +134,13 @@ bool authenticator::reload(std::string& error) {
     if (!users) return false;
     std::lock_guard<std::mutex> lock(mutex_);
     users_ = std::move(users);
+    verified_.clear();  // a removed user or a changed password stops passing at once
     return true;
+}
+
+std::string authenticator::dummy_hash() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return users_ ? users_->dummy : std::string();
 }
 
 auth_verdict authenticator::check(std::optional<std::string_view> authorization,
@@ -112,7 +148,11 @@ auth_verdict authenticator::check(std::optional<std::string_view> authorization,
                                   const boost::asio::ip::address& peer) const {
     switch (settings_.type) {
     case config::auth_type::none: return {auth_verdict::kind::allowed, {}};
-    case config::auth_type::basic: return check_basic(authorization);
+    case config::auth_type::basic: {
+        const auto now = credential_cache::clock::now();
+        auto started = start_basic(authorization, now);
+        return started.verdict ? std::move(*started.verdict) : verify(*started.attempt, now);
+    }
     case config::auth_type::trusted_header:
         break;
     }
@@ -122,31 +162,56 @@ auth_verdict authenticator::check(std::optional<std::string_view> authorization,
     return {auth_verdict::kind::allowed, "user:" + std::string(user)};
 }
 
-auth_verdict authenticator::check_basic(std::optional<std::string_view> authorization) const {
+basic_start authenticator::start_basic(std::optional<std::string_view> authorization,
+                                       credential_cache::clock::time_point now) const {
     const auth_verdict challenge{auth_verdict::kind::challenge, {}};
-    if (!authorization || !iequals_prefix(*authorization, "Basic ")) return challenge;
+    // No credentials: the first request of a client that waits for the challenge; not a failure.
+    if (!authorization) return {challenge, std::nullopt};
+    const auto malformed = [&] {
+        metrics::global().auth_failed(auth_failure_label::malformed);
+        return basic_start{challenge, std::nullopt};
+    };
+    if (!iequals_prefix(*authorization, "Basic ")) return malformed();
     const auto decoded = decode_base64(trim(authorization->substr(6)), 4 * max_password_length);
-    if (!decoded) return challenge;
+    if (!decoded) return malformed();
     const auto colon = decoded->find(':');
     if (colon == std::string::npos || colon == 0 || colon > max_user_length ||
         decoded->find('\0') != std::string::npos) {
-        return challenge;
+        return malformed();
     }
-    const std::string user = decoded->substr(0, colon);
-    const std::string password = decoded->substr(colon + 1);
+    const auto key = keyed_digest(*authorization);
+    if (auto principal = verified_.find(key, now)) {
+        metrics::global().auth_cache_hit();
+        return {auth_verdict{auth_verdict::kind::allowed, std::move(*principal)}, std::nullopt};
+    }
+    return {std::nullopt, basic_attempt{decoded->substr(0, colon), decoded->substr(colon + 1), key}};
+}
+
+auth_verdict authenticator::verify(const basic_attempt& attempt, credential_cache::clock::time_point now) const {
     std::shared_ptr<const user_table> users;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         users = users_;
     }
-    const auto it = users->find(user);
-    if (it == users->end()) {
-        // An unknown user costs a hash too, so the answer's timing does not tell names apart.
-        if (!users->empty()) password_matches(password, users->begin()->second);
-        return challenge;
+    metrics::global().auth_verified();
+    const auto it = users->hashes.find(attempt.user);
+    if (it == users->hashes.end()) {
+        // As costly as the most expensive known user, so the timing does not tell names apart.
+        if (!users->dummy.empty()) password_matches(attempt.password, users->dummy);
+        metrics::global().auth_failed(auth_failure_label::unknown_user);
+        return {auth_verdict::kind::challenge, {}};
     }
-    if (!password_matches(password, it->second)) return challenge;
-    return {auth_verdict::kind::allowed, "user:" + user};
+    if (!password_matches(attempt.password, it->second)) {
+        metrics::global().auth_failed(auth_failure_label::wrong_password);
+        return {auth_verdict::kind::challenge, {}};
+    }
+    auth_verdict allowed{auth_verdict::kind::allowed, "user:" + attempt.user};
+    {
+        // Remembered only if the credentials it was checked against are still in force.
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (users_ == users) verified_.remember(attempt.key, allowed.principal, now);
+    }
+    return allowed;
 }
 
 bool authenticator::from_trusted_proxy(const boost::asio::ip::address& peer) const {

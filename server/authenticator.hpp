@@ -6,14 +6,24 @@
 //                   believed only from trusted_proxies; the principal is "user:<name>".
 // Without auth no authenticator exists and the principal is the client's address.
 //
-// Thread-safe: check() runs on any I/O thread; reload() swaps the credentials atomically.
+// A Basic check is in two steps: start_basic() on the I/O thread reads the header and answers
+// at once when no hash is needed (no or malformed credentials, or a credential verified within
+// the last minute, remembered in credential_cache); otherwise verify() computes the hash, on a
+// pool of its own (auth_pool), never on an I/O thread. An unknown user is checked against a
+// dummy hash of the file's most expensive method, so that the time of the answer does not tell
+// which users exist.
+//
+// Thread-safe: start_basic(), verify() and check() run on any thread; reload() swaps the
+// credentials atomically and forgets every remembered credential.
 
 #include "config/auth_settings.hpp"
+#include "server/credential_cache.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/network_v4.hpp>
 #include <boost/asio/ip/network_v6.hpp>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,6 +44,19 @@ struct auth_verdict {
     std::string principal;
 };
 
+// A Basic credential whose password must be checked (a hash: verify(), off the I/O threads).
+struct basic_attempt {
+    std::string user;
+    std::string password;
+    credential_key key;  // the header's keyed digest: remembered under it when it passes
+};
+
+// What start_basic() can tell without a hash: the verdict, or the attempt to verify.
+struct basic_start {
+    std::optional<auth_verdict> verdict;
+    std::optional<basic_attempt> attempt;
+};
+
 class authenticator {
 public:
     // Loads the credentials file (basic). Throws std::runtime_error naming `key_path` (e.g.
@@ -41,9 +64,19 @@ public:
     // hash crypt(3) accepts and does not call legacy (DES, MD5): start-up only.
     authenticator(const config::auth_settings& settings, std::string key_path);
 
+    // Everything in one call, the hash included: trusted-header (cheap) and tests.
     auth_verdict check(std::optional<std::string_view> authorization,
                        std::optional<std::string_view> user_header,
                        const boost::asio::ip::address& peer) const;
+
+    // Basic, the part without a hash (see above). Counts malformed headers and cache hits.
+    basic_start start_basic(std::optional<std::string_view> authorization,
+                            credential_cache::clock::time_point now) const;
+    // Basic, the hash check: allowed (and remembered) or challenge. Counts the hash and the
+    // failure's reason.
+    auth_verdict verify(const basic_attempt& attempt, credential_cache::clock::time_point now) const;
+
+    bool is_basic() const noexcept { return settings_.type == config::auth_type::basic; }
 
     // Basic without allow_basic_without_tls: served on TLS listeners only.
     bool needs_tls() const noexcept {
@@ -58,10 +91,19 @@ public:
     // `error` says why.
     bool reload(std::string& error);
 
+    // What an unknown user's password is checked against ("" when the file lists nobody).
+    std::string dummy_hash() const;
+
+    // How long a verified credential is remembered, and how many at most.
+    static constexpr std::chrono::seconds remember_for{60};
+    static constexpr std::size_t remember_at_most = 4096;
+
 private:
-    using user_table = std::unordered_map<std::string, std::string>;  // name -> crypt hash
+    struct user_table {
+        std::unordered_map<std::string, std::string> hashes;  // name -> crypt hash
+        std::string dummy;  // a hash of the most expensive method in the file
+    };
     std::shared_ptr<const user_table> load(std::string& error) const;
-    auth_verdict check_basic(std::optional<std::string_view> authorization) const;
     bool from_trusted_proxy(const boost::asio::ip::address& peer) const;
 
     config::auth_settings settings_;
@@ -70,8 +112,11 @@ private:
     std::string challenge_;
     std::vector<boost::asio::ip::network_v4> proxies_v4_;
     std::vector<boost::asio::ip::network_v6> proxies_v6_;
-    mutable std::mutex mutex_;  // guards users_ (the pointer; the table itself is immutable)
+    // Guards users_ (the pointer; the table itself is immutable), and orders remembering a
+    // credential after a reload's forgetting.
+    mutable std::mutex mutex_;
     std::shared_ptr<const user_table> users_;
+    mutable credential_cache verified_{remember_for, remember_at_most};
 };
 
 }  // namespace bitsd::server

@@ -5,11 +5,14 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <crypt.h>
 
 #include <cctype>
 #include <cstring>
+#include <stdexcept>
 
 namespace bitsd::server {
 
@@ -40,5 +43,38 @@ bool password_matches(const std::string& password, const std::string& hash) {
 }
 
 bool hash_is_accepted(const std::string& hash) { return crypt_checksalt(hash.c_str()) == CRYPT_SALT_OK; }
+
+namespace {
+
+std::array<unsigned char, 32> random_bytes() {
+    std::array<unsigned char, 32> out{};
+    if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
+        throw std::runtime_error("OpenSSL's random generator failed");
+    }
+    return out;
+}
+
+}  // namespace
+
+std::array<unsigned char, 32> keyed_digest(std::string_view text) {
+    static const std::array<unsigned char, 32> key = random_bytes();
+    std::array<unsigned char, 32> out{};
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(text.data()),
+         text.size(), out.data(), &length);
+    return out;
+}
+
+std::string dummy_hash(const std::string& like) {
+    static const char digits[] = "0123456789abcdef";
+    std::string password;
+    for (const unsigned char byte : random_bytes()) {
+        password.push_back(digits[byte >> 4]);
+        password.push_back(digits[byte & 15]);
+    }
+    crypt_data data{};
+    const char* out = crypt_rn(password.c_str(), like.c_str(), &data, sizeof data);
+    return out == nullptr || out[0] == '*' ? std::string() : std::string(out);
+}
 
 }  // namespace bitsd::server

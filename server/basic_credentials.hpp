@@ -4,6 +4,7 @@
 // (basic_credentials_windows.cpp): there auth.type "basic" is refused at config time
 // (config/platform_support_windows.cpp), so these are never reached.
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -21,5 +22,14 @@ bool password_matches(const std::string& password, const std::string& hash);
 
 // A crypt(3) hash that libxcrypt itself does not call weak or unknown (crypt_checksalt).
 bool hash_is_accepted(const std::string& hash);
+
+// HMAC-SHA256 of `text` under a key drawn at random once per process: what a verified
+// Authorization header is remembered by (credential_cache), so that no password is kept.
+std::array<unsigned char, 32> keyed_digest(std::string_view text);
+
+// A hash made with `like`'s method, cost and salt from a random password: checking a password
+// against it costs what checking against `like` costs, and never matches. "" when crypt(3)
+// refuses `like`.
+std::string dummy_hash(const std::string& like);
 
 }  // namespace bitsd::server

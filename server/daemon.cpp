@@ -1,6 +1,8 @@
 #include "server/daemon.hpp"
 
 #include "server/admin_listener.hpp"
+#include "server/auth_failure_limiter.hpp"
+#include "server/auth_pool.hpp"
 #include "server/blocking_pool.hpp"
 #include "server/config_reloader.hpp"
 #include "server/connection_registry.hpp"
@@ -111,6 +113,10 @@ struct daemon::impl {
     // Disk work of the connections (lookups, flushes, commits). Stopped and joined after the
     // I/O threads, before the io_contexts are destroyed: its queued work owns connections.
     blocking_pool blocking;
+    // Password checks (Basic) on threads of their own, stopped with the blocking pool; the
+    // failure limiter outlives every configuration generation, like the admission control.
+    auth_pool auth;
+    auth_failure_limiter auth_failures;
     io_context_pool pool;
     std::vector<std::shared_ptr<listener>> listeners;
     std::shared_ptr<admin_listener> admin;  // admin_listen; null when off
@@ -141,6 +147,7 @@ struct daemon::impl {
         listeners.clear();
         admin.reset();
         blocking.stop_and_join();
+        auth.stop_and_join();
         // The HTTP clients' sockets belong to the contexts: closed while the contexts exist.
         if (delivery) delivery->stop();
         pool.destroy();
@@ -252,7 +259,7 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
                                                              std::move(deliveries), *impl_->outbox);
     impl_->replies = std::make_unique<reply_server>(*impl_->store);
     impl_->live = std::make_unique<live_service>(impl_->make_service(first));
-    const connection_shared shared{*impl_->live, impl_->blocking, impl_->registry};
+    const connection_shared shared{*impl_->live, impl_->blocking, impl_->registry, impl_->auth, impl_->auth_failures};
     impl_->tls = std::make_unique<tls_listeners>(s.listen);  // throws naming listen[i].tls.cert/key
     for (std::size_t i = 0; i < s.listen.size(); ++i) {
         const auto& endpoint = s.listen[i];
@@ -342,6 +349,7 @@ int daemon::run() {
     // Disk work in flight finishes (a commit is never cut off; it is resumable anyway); work
     // not started is dropped with the connections that queued it.
     d.blocking.stop_and_join();
+    d.auth.stop_and_join();
     // Requests still waiting for a session lock are dropped, not granted: granting would post
     // work to io_contexts that no longer run.
     d.locks.shutdown();

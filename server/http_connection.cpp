@@ -120,6 +120,8 @@ http_connection::http_connection(socket_type&& socket, const connection_shared& 
       live_(shared.services),
       service_(shared.services.current()),
       blocking_(shared.blocking),
+      auth_pool_(shared.auth),
+      auth_failures_(shared.auth_failures),
       registry_(shared.registry),
       limits_(limits_of(service_->settings())),
       ticket_(std::move(ticket)) {
@@ -227,6 +229,7 @@ void http_connection::reset_request() {
     pending_response_.reset();
     expects_continue_ = false;
     unread_input_ = false;
+    reply_head_.reset();
 }
 
 void http_connection::trim_buffer() {
@@ -335,7 +338,13 @@ void http_connection::handle_request() {
 
     if (service_->replies() && (view.method == "GET" || view.method == "HEAD") &&
         reply_server::is_reply_target(view.target)) {
-        return serve_reply(view.method == "HEAD");
+        // An upload-reply belongs to the prefix an upload to its path would: it passes that
+        // prefix's authentication like any request. Outside every prefix: the missing answer.
+        reply_head_ = view.method == "HEAD";
+        const auto routed = protocol::route("BITS_POST", view.target, service_->url_prefixes());
+        if (routed.error == bits_errc::upload_url_not_found) return serve_reply(*reply_head_, {});
+        location_.prefix_index = routed.location.prefix_index;
+        return authenticate();
     }
 
     auto routed = protocol::route(view.method, view.target, service_->url_prefixes());
@@ -348,35 +357,112 @@ void http_connection::handle_request() {
         return finish_request(service_->reject({routed.error, {}}, echo_session_id_));
     }
     location_ = std::move(routed.location);
+    authenticate();
+}
 
+// ---- authentication -----------------------------------------------------------------------
+
+void http_connection::authenticate() {
     // Who is asking: the prefix's authentication, before anything else (Ping included: NTLM-
     // style clients authenticate on it). Without auth, the client's address.
-    std::string principal = ticket_.client();
-    if (const auto* auth = service_->authenticator_for(location_.prefix_index)) {
-        if (!tls_ && auth->needs_tls()) {
-            // Basic without allow_basic_without_tls, on a plain listener: no challenge (it would
-            // ask for a password in clear text), a refusal, fatal for the Windows job.
-            if (spdlog::should_log(spdlog::level::debug)) {
-                spdlog::debug("{} {} from {} refused: Basic authentication needs a TLS listener", view.method,
-                              view.target, format_peer(peer_));
-            }
-            return finish_request(service_->reject({bits_errc::access_denied, {}}, echo_session_id_));
+    const auto* auth = service_->authenticator_for(location_.prefix_index);
+    if (!auth) return on_principal(ticket_.client());
+    const auto& req = parser_->get();
+    if (!tls_ && auth->needs_tls()) {
+        // Basic without allow_basic_without_tls, on a plain listener: no challenge (it would
+        // ask for a password in clear text), a refusal, fatal for the Windows job.
+        if (spdlog::should_log(spdlog::level::debug)) {
+            spdlog::debug("{} {} from {} refused: Basic authentication needs a TLS listener",
+                          std::string(req.method_string()), std::string(req.target()), format_peer(peer_));
         }
-        beast::error_code ignored;
-        const auto verdict = auth->check(
-            field(req, "Authorization"),
-            auth->user_header_name().empty() ? std::nullopt : field(req, auth->user_header_name()),
-            stream_.socket().remote_endpoint(ignored).address());
-        if (verdict.result != auth_verdict::kind::allowed) {
-            const bool challenge = verdict.result == auth_verdict::kind::challenge;
-            auto refusal = service_->reject({challenge ? bits_errc::unauthorized : bits_errc::access_denied, {}},
-                                           echo_session_id_);
-            if (challenge) refusal.headers.emplace_back("WWW-Authenticate", auth->challenge());
-            return finish_request(std::move(refusal));  // a body is drained or the connection closed
-        }
-        principal = verdict.principal;
+        return finish_request(service_->reject({bits_errc::access_denied, {}}, echo_session_id_));
     }
+    // Two Authorization headers, or two user headers (a proxy that appends its own instead of
+    // replacing the client's): which one counts would be a guess, so neither does.
+    const auto& user_header = auth->user_header_name();
+    if (req.count(http::field::authorization) > 1 ||
+        (!user_header.empty() && req.count(beast::string_view(user_header.data(), user_header.size())) > 1)) {
+        if (spdlog::should_log(spdlog::level::debug)) {
+            spdlog::debug("{} {} from {} refused: a repeated authentication header", std::string(req.method_string()),
+                          std::string(req.target()), format_peer(peer_));
+        }
+        return finish_request(service_->reject({bits_errc::duplicate_header, {}}, echo_session_id_));
+    }
+    if (!auth->is_basic()) {
+        // trusted-header: a lookup, answered here.
+        return on_verdict(auth->check(field(req, "Authorization"),
+                                      user_header.empty() ? std::nullopt : field(req, user_header),
+                                      peer_.address()));
+    }
+    auto started = auth->start_basic(field(req, "Authorization"), clock::now());
+    if (started.verdict) return on_verdict(std::move(*started.verdict));
+    // A hash is needed: only within the client's allowance of failed checks.
+    const auto per_minute = service_->settings().limits.auth_failures_per_minute_per_client;
+    if (const auto wait = auth_failures_.before_check(ticket_.client(), per_minute, clock::now())) {
+        metrics::global().auth_failed(auth_failure_label::rate_limited);
+        if (spdlog::should_log(spdlog::level::debug)) {
+            spdlog::debug("{} {} from {} refused: too many failed password checks", std::string(req.method_string()),
+                          std::string(req.target()), format_peer(peer_));
+        }
+        auto refusal = service_->reject({bits_errc::too_many_auth_failures, {}}, echo_session_id_);
+        for (auto& [name, value] : refusal.headers) {
+            if (name == "Retry-After") value = std::to_string(wait->count());
+        }
+        return finish_request(std::move(refusal));
+    }
+    do_verify(std::move(*started.attempt));
+}
 
+void http_connection::do_verify(basic_attempt attempt) {
+    // The hash runs on the auth pool; the verdict comes back to this io_context. A wait beyond
+    // busy_timeout_s (a queue of checks) is answered busy, and the check is skipped.
+    phase_ = phase::auth;
+    check_ = std::make_shared<running_check>();
+    arm_timer(clock::now() + limits_.busy_timeout);
+    const auto* auth = service_->authenticator_for(location_.prefix_index);
+    net::post(auth_pool_.executor(), [self = shared_from_this(), service = service_, auth, check = check_,
+                                      attempt = std::move(attempt)]() mutable {
+        auth_verdict verdict;
+        if (!check->abandoned.load()) verdict = auth->verify(attempt, clock::now());
+        // Back on the connection's thread, where it is destroyed if this was its last owner.
+        net::post(self->stream_.get_executor(), [self, check, verdict = std::move(verdict)]() mutable {
+            self->on_verified(check, std::move(verdict));
+        });
+    });
+}
+
+void http_connection::on_verified(const std::shared_ptr<running_check>& check, auth_verdict verdict) {
+    if (check != check_ || phase_ != phase::auth) return;  // closed, cut or answered busy meanwhile
+    check_.reset();
+    disarm_timer();
+    if (verdict.result == auth_verdict::kind::allowed) {
+        auth_failures_.check_succeeded(ticket_.client(),
+                                       service_->settings().limits.auth_failures_per_minute_per_client, clock::now());
+    }
+    on_verdict(std::move(verdict));
+}
+
+void http_connection::abandon_check() {
+    if (!check_) return;
+    check_->abandoned = true;
+    check_.reset();
+}
+
+void http_connection::on_verdict(auth_verdict verdict) {
+    if (verdict.result != auth_verdict::kind::allowed) {
+        const bool challenge = verdict.result == auth_verdict::kind::challenge;
+        auto refusal = service_->reject({challenge ? bits_errc::unauthorized : bits_errc::access_denied, {}},
+                                       echo_session_id_);
+        if (challenge) refusal.headers.emplace_back("WWW-Authenticate",
+                                                    service_->authenticator_for(location_.prefix_index)->challenge());
+        return finish_request(std::move(refusal));  // a body is drained or the connection closed
+    }
+    on_principal(std::move(verdict.principal));
+}
+
+void http_connection::on_principal(std::string principal) {
+    if (reply_head_) return serve_reply(*reply_head_, std::move(principal));
+    const protocol::request_view view = view_of(parser_->get());
     auto parsed = service_->engine().parse(view);
     if (!parsed) {
         if (spdlog::should_log(spdlog::level::debug)) {
@@ -730,10 +816,13 @@ void http_connection::on_fragment_finished(fragment_result result) {
         });
 }
 
-void http_connection::serve_reply(bool head) {
+void http_connection::serve_reply(bool head, std::string principal) {
     const auto& req = parser_->get();
     reply_request request;
     request.head = head;
+    // Served to the session's owner under its own prefix only; "" (no prefix) finds nothing.
+    request.principal = std::move(principal);
+    if (!request.principal.empty()) request.url_prefix = service_->url_prefixes()[location_.prefix_index];
     request.target = std::string(req.target());
     if (const auto range = field(req, "Range")) request.range = std::string(*range);
     if (const auto if_range = field(req, "If-Range")) request.if_range = std::string(*if_range);
@@ -886,6 +975,10 @@ void http_connection::on_timer() {
         body_timed_out_ = true;
         stream_.socket().cancel(ignored);  // the readiness wait completes, sees the timeout
         return;
+    case phase::auth:
+        // The check waited behind others for busy_timeout: skipped, and the client told busy.
+        abandon_check();
+        return finish_request(service_->reject({bits_errc::session_busy, {}}, echo_session_id_));
     case phase::linger:
         return close();
     default:
@@ -895,6 +988,7 @@ void http_connection::on_timer() {
 
 void http_connection::close() {
     phase_ = phase::closed;
+    abandon_check();
     disarm_timer();
     release_session();
     beast::error_code ignored;

@@ -11,6 +11,8 @@
 // readable, with non-blocking reads into one buffer per thread, consumed before the handler
 // returns (so no two reads ever share it).
 
+#include "server/auth_failure_limiter.hpp"
+#include "server/auth_pool.hpp"
 #include "server/blocking_pool.hpp"
 #include "server/connection_registry.hpp"
 #include "server/live_service.hpp"
@@ -28,6 +30,7 @@
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -57,6 +60,8 @@ struct connection_shared {
     live_service& services;        // the upload_service of the configuration in force
     blocking_pool& blocking;
     connection_registry& registry;  // for the drain on SIGTERM
+    auth_pool& auth;                // password checks (Basic), off the I/O threads
+    auth_failure_limiter& auth_failures;  // limits.auth_failures_per_minute_per_client
 };
 
 class http_connection : public std::enable_shared_from_this<http_connection> {
@@ -98,7 +103,12 @@ private:
         std::string lock;       // the session lock handed over on detaching ("" = none held)
         bool detached = false;
     };
-    enum class phase { header, lock, blocking, commit, body, write, linger, closed };
+    // A password check on the auth pool, shared with it: a connection that stops waiting
+    // (closed, cut, timed out) marks it abandoned, and the pool skips the hash.
+    struct running_check {
+        std::atomic<bool> abandoned{false};
+    };
+    enum class phase { header, auth, lock, blocking, commit, body, write, linger, closed };
     using clock = std::chrono::steady_clock;
 
     // TLS listeners: a handshake (bounded by read_timeout_s) before the first request; then the
@@ -114,6 +124,14 @@ private:
     void on_read_header(boost::beast::error_code ec, std::size_t bytes);
     void on_header_error(boost::beast::error_code ec);
     void handle_request();
+    // Who is asking: the prefix's authentication, answered here or after a check on the auth
+    // pool (do_verify / on_verified); then the request goes on (on_principal).
+    void authenticate();
+    void do_verify(basic_attempt attempt);
+    void on_verified(const std::shared_ptr<running_check>& check, auth_verdict verdict);
+    void on_verdict(auth_verdict verdict);
+    void abandon_check();
+    void on_principal(std::string principal);
     void wait_for_lock();
     void on_lock_watch(boost::beast::error_code ec);
     void on_session_locked();
@@ -123,7 +141,8 @@ private:
     void on_close_done(const std::shared_ptr<running_commit>& commit, protocol::response response);
     // Delivery (issue 7; the logic lives in delivery_coordinator and reply_server).
     void on_fragment_finished(fragment_result result);
-    void serve_reply(bool head);
+    // An upload-reply (GET/HEAD), once its prefix's authentication named `principal`.
+    void serve_reply(bool head, std::string principal);
     void start_fragment(fragment_transfer transfer);
     void send_continue(after_body next);
     void read_duplicate_body();
@@ -162,6 +181,8 @@ private:
     live_service& live_;
     std::shared_ptr<upload_service> service_;  // the request's configuration (refresh_service)
     blocking_pool& blocking_;
+    auth_pool& auth_pool_;
+    auth_failure_limiter& auth_failures_;
     connection_registry& registry_;
     std::optional<connection_registry::entry> registered_;
     connection_limits limits_;
@@ -180,6 +201,8 @@ private:
     bool lock_held_ = false;      // granted: only then may this connection unlock it
     storage::session_locks::ticket lock_ticket_ = 0;  // while queued for the lock
     std::shared_ptr<running_commit> commit_;
+    std::shared_ptr<running_check> check_;  // the password check waited for (phase auth)
+    std::optional<bool> reply_head_;  // an upload-reply request (true: HEAD) rather than BITS
     std::optional<fragment_transfer> transfer_;
     std::uint64_t body_left_ = 0;   // body bytes still to come off the wire
     std::uint64_t body_read_ = 0;   // body bytes read so far (the minimum-rate deadline)

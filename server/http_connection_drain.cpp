@@ -54,6 +54,8 @@ void http_connection::on_cut() {
         return close();
     case phase::linger:
         return close();  // answered already
+    case phase::auth:
+        return close();  // its password check is skipped; nothing was read or stored
     case phase::body:
         if (after_body_ == after_body::finish_fragment) {
             spdlog::warn("shutdown: cut session {} from {}: fragment body incomplete ({} bytes "

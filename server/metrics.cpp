@@ -71,6 +71,16 @@ const char* outcome_name(std::size_t outcome) {
     }
 }
 
+const char* auth_failure_name(std::size_t reason) {
+    switch (static_cast<auth_failure_label>(reason)) {
+    case auth_failure_label::wrong_password: return "wrong_password";
+    case auth_failure_label::unknown_user: return "unknown_user";
+    case auth_failure_label::malformed: return "malformed";
+    case auth_failure_label::rate_limited: break;
+    }
+    return "rate_limited";
+}
+
 }  // namespace
 
 const char* to_label(request_kind kind) noexcept {
@@ -149,6 +159,19 @@ void metrics::render(std::string& out, const session_counts& sessions, const std
     header(out, "bitsd_tls_handshake_failures_total", "counter",
            "TLS handshakes that failed on TLS listeners (old versions, plain HTTP, scanners).");
     sample(out, "bitsd_tls_handshake_failures_total", "", tls_handshake_failures_.load(relaxed));
+
+    // Every reason from the start, at 0: an alert on a rate of failures needs the series.
+    header(out, "bitsd_auth_failures_total", "counter",
+           "Basic authentications that failed, by reason (rate_limited: refused without a check).");
+    for (std::size_t reason = 0; reason < auth_failure_count; ++reason) {
+        sample(out, "bitsd_auth_failures_total",
+               std::string("reason=\"") + auth_failure_name(reason) + "\"", auth_failures_[reason].load(relaxed));
+    }
+    header(out, "bitsd_auth_verifications_total", "counter", "Password hashes computed for Basic authentication.");
+    sample(out, "bitsd_auth_verifications_total", "", auth_verifications_.load(relaxed));
+    header(out, "bitsd_auth_cache_hits_total", "counter",
+           "Basic requests let in by a credential verified shortly before (no hash computed).");
+    sample(out, "bitsd_auth_cache_hits_total", "", auth_cache_hits_.load(relaxed));
 
     header(out, "bitsd_sessions", "gauge", "Upload sessions in the store, by state (tombstones included).");
     sample(out, "bitsd_sessions", "state=\"receiving\"", sessions.receiving);

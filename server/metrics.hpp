@@ -40,6 +40,12 @@ enum class delivery_outcome_label : std::uint8_t { delivered, failed_transient, 
 inline constexpr std::size_t delivery_mode_count = 2;
 inline constexpr std::size_t delivery_outcome_count = 3;
 
+// Why a Basic authentication failed: a password that did not match, a user not in the file, an
+// Authorization header that is not Basic user:password, or a client over
+// limits.auth_failures_per_minute_per_client (refused without a check).
+enum class auth_failure_label : std::uint8_t { wrong_password, unknown_user, malformed, rate_limited };
+inline constexpr std::size_t auth_failure_count = 4;
+
 class metrics {
 public:
     // Upper bounds of the fragment latency histogram, seconds (+Inf is implicit).
@@ -67,6 +73,13 @@ public:
     // A TLS listener's handshake that failed (old protocol versions, plain HTTP, scanners).
     void tls_handshake_failed() noexcept { tls_handshake_failures_.fetch_add(1, relaxed); }
     std::uint64_t tls_handshake_failures() const noexcept { return tls_handshake_failures_.load(relaxed); }
+    // Basic authentication: a failure by reason, a password hash computed, a request let in by
+    // a remembered credential (no hash).
+    void auth_failed(auth_failure_label reason) noexcept {
+        auth_failures_[static_cast<std::size_t>(reason)].fetch_add(1, relaxed);
+    }
+    void auth_verified() noexcept { auth_verifications_.fetch_add(1, relaxed); }
+    void auth_cache_hit() noexcept { auth_cache_hits_.fetch_add(1, relaxed); }
     void session_created() noexcept { sessions_created_.fetch_add(1, relaxed); }
     void session_completed() noexcept { sessions_completed_.fetch_add(1, relaxed); }
     void session_cancelled() noexcept { sessions_cancelled_.fetch_add(1, relaxed); }
@@ -100,6 +113,9 @@ private:
     std::atomic<std::int64_t> connections_open_{0};
     counter connections_total_{0};
     counter tls_handshake_failures_{0};
+    std::array<counter, auth_failure_count> auth_failures_{};
+    counter auth_verifications_{0};
+    counter auth_cache_hits_{0};
     counter sessions_created_{0};
     counter sessions_completed_{0};
     counter sessions_cancelled_{0};

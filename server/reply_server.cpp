@@ -119,6 +119,12 @@ reply_plan reply_server::prepare(const reply_request& request) {
         d.state != storage::delivery_state::delivered || d.reply_url.empty()) {
         return not_found(request);
     }
+    // Another principal's reply is, for this request, a reply that does not exist ("" owner:
+    // a session stored before owners were recorded, anyone's).
+    if (info.metadata.url_prefix != request.url_prefix ||
+        (!info.metadata.owner.empty() && info.metadata.owner != request.principal)) {
+        return not_found(request);
+    }
     const auto served = decoded_segments(url_path(d.reply_url));
     const auto asked = decoded_segments(path_of(request.target));
     if (!served || !asked || *served != *asked) return not_found(request);

@@ -6,7 +6,8 @@
 // Last-Modified, ETag, Accept-Ranges: bytes; If-Range that does not match drops the Range. The
 // reply exists while the session is open and its delivery is `delivered` with a reply bitsd
 // serves (not a back-end's BITS-Static-Response-URL): until Close-Session or expiry. A reply
-// the back-end did not write (by reference) is empty, as IIS serves it. Anything else is 404.
+// the back-end did not write (by reference) is empty, as IIS serves it. Only the session's
+// owner gets it (as for its BITS packets); anything else is 404.
 //
 // prepare() reads the store and the file's status (disk work: the blocking pool); the
 // connection then writes the head and streams the range from the file.
@@ -23,6 +24,11 @@ namespace bitsd::server {
 struct reply_request {
     bool head = false;  // HEAD: the same head, no body
     std::string target;
+    // Whom the request is from (its prefix's authentication; the client's address without)
+    // and the upload prefix its path routes to: only the session's owner, under the prefix
+    // the session was created in, is served; anyone else gets the answer of a missing reply.
+    std::string principal;
+    std::string url_prefix;
     std::optional<std::string> range;
     std::optional<std::string> if_range;
     unsigned version = 11;

@@ -57,7 +57,7 @@ ADMIN_RE = re.compile(r"admin interface on http://127\.0\.0\.1:(\d+)/")
 # The config's "limits" with every cap off (max_connections cannot be 0: as high as it goes).
 NO_LIMITS = {"max_connections": 1000000, "max_connections_per_client": 0,
              "max_open_sessions_per_client": 0, "create_sessions_per_minute_per_client": 0,
-             "min_free_disk_bytes": 0, "min_free_inodes": 0}
+             "min_free_disk_bytes": 0, "min_free_inodes": 0, "auth_failures_per_minute_per_client": 0}
 
 READY_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0

@@ -32,13 +32,15 @@ TEST_CASE("limits: defaults when the file says nothing", "[config][limits]") {
     CHECK(s.limits.create_sessions_per_minute_per_client == 600);
     CHECK(s.limits.min_free_disk_bytes == 256ull * 1024 * 1024);
     CHECK(s.limits.min_free_inodes == 10000);
+    CHECK(s.limits.auth_failures_per_minute_per_client == 30);
 }
 
 TEST_CASE("limits: every key is read; keys left out keep their defaults", "[config][limits]") {
     cfg::settings s;
     REQUIRE_FALSE(cfg::parse_json(R"({"limits": {"max_connections": 5, "max_connections_per_client": 0,
         "max_open_sessions_per_client": 7, "create_sessions_per_minute_per_client": 0,
-        "min_free_disk_bytes": 0}})", s));
+        "min_free_disk_bytes": 0, "auth_failures_per_minute_per_client": 0}})", s));
+    CHECK(s.limits.auth_failures_per_minute_per_client == 0);
     CHECK(s.limits.max_connections == 5);
     CHECK(s.limits.max_connections_per_client == 0);
     CHECK(s.limits.max_open_sessions_per_client == 7);
@@ -65,6 +67,7 @@ TEST_CASE("limits: the example file sets every key", "[config][limits][posix]") 
     CHECK(s.limits.min_free_disk_bytes == 268435456);
     CHECK(s.limits.min_free_inodes == 10000);
     CHECK(s.limits.max_sync_deliveries == 64);
+    CHECK(s.limits.auth_failures_per_minute_per_client == 30);
     REQUIRE(s.uploads.size() == 2);
     CHECK(s.uploads[0].max_sessions_per_user == 50);
     CHECK(s.uploads[0].auth.type == cfg::auth_type::none);
@@ -92,7 +95,8 @@ TEST_CASE("limits: every bad value is refused with its key path", "[config][limi
     CHECK(error_of(R"({"limits": {"max_connections": 0}})") ==
           "limits.max_connections: expected a positive integer, got 0");
     for (const char* key : {"max_connections", "max_connections_per_client", "max_open_sessions_per_client",
-                            "create_sessions_per_minute_per_client", "min_free_disk_bytes", "min_free_inodes"}) {
+                            "create_sessions_per_minute_per_client", "min_free_disk_bytes", "min_free_inodes",
+                            "auth_failures_per_minute_per_client"}) {
         CAPTURE(key);
         const std::string k = key;
         for (const char* bad : {"-1", "1.5", "\"5\"", "true", "null", "{}"}) {

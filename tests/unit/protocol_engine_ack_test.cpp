@@ -182,9 +182,9 @@ TEST_CASE("protocol: fragment_ack carries BITS-Received-Content-Range", "[protoc
 }
 
 TEST_CASE("protocol: error Acks for every BITS error", "[protocol][engine][ack]") {
-    // Every enumerator (the enum is dense from 1 to access_denied) except the plain HTTP
-    // answers (404, 405, 401), which have their own test cases.
-    const int value = GENERATE(range(1, static_cast<int>(bits_errc::access_denied) + 1));
+    // Every enumerator (the enum is dense from 1 to too_many_auth_failures) except the plain
+    // HTTP answers (404, 405, 401), which have their own test cases.
+    const int value = GENERATE(range(1, static_cast<int>(bits_errc::too_many_auth_failures) + 1));
     const auto e = static_cast<bits_errc>(value);
     if (e == bits_errc::not_found || e == bits_errc::method_not_allowed || e == bits_errc::unauthorized) return;
     const std::error_code ec = e;
@@ -242,6 +242,7 @@ TEST_CASE("protocol: error Acks carry the exact values of the Decisions table", 
         {bits_errc::low_on_space, 503, "0x801901F7"},
         {bits_errc::too_many_sessions, 503, "0x801901F7"},
         {bits_errc::user_session_limit, 403, "0x80070005"},
+        {bits_errc::too_many_auth_failures, 503, "0x801901F7"},
     }));
     CAPTURE(c.code);
     const auto r = eng.error_response(make_error_code(c.error), std::optional<std::string>(sid));

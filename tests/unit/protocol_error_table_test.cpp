@@ -70,14 +70,15 @@ const table_row rows[] = {
     {bits_errc::user_session_limit, "user_session_limit", 403, e_accessdenied, 0x5},
     {bits_errc::unauthorized, "unauthorized", 401, 0, 0},
     {bits_errc::access_denied, "access_denied", 403, e_accessdenied, 0x5},
+    {bits_errc::too_many_auth_failures, "too_many_auth_failures", 503, 0x801901F7, 0x5},
 };
 
 }  // namespace
 
 TEST_CASE("protocol: answer_for maps every bits_errc per the Decisions table",
           "[protocol][error_table]") {
-    // The rows cover the enum: values 1..access_denied (the last), each exactly once.
-    CHECK(sizeof rows / sizeof rows[0] == static_cast<std::size_t>(bits_errc::access_denied));
+    // The rows cover the enum: values 1..too_many_auth_failures (the last), each exactly once.
+    CHECK(sizeof rows / sizeof rows[0] == static_cast<std::size_t>(bits_errc::too_many_auth_failures));
     std::set<int> values;
     for (const table_row& r : rows) values.insert(static_cast<int>(r.error));
     CHECK(values.size() == sizeof rows / sizeof rows[0]);

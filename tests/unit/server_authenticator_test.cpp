@@ -9,6 +9,7 @@
 
 #include <crypt.h>
 
+#include <chrono>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -106,4 +107,59 @@ TEST_CASE("authenticator: reload swaps the credentials, keeps them on failure", 
     CHECK_FALSE(auth.reload(error));
     CHECK(error.find("not a crypt(3) hash") != std::string::npos);
     CHECK(auth.check(basic("bob:pw"), std::nullopt, loopback).result == auth_verdict::kind::allowed);
+}
+
+TEST_CASE("authenticator: a verified credential is remembered, a wrong one never", "[server][auth]") {
+    bitsd::test::temp_dir dir;
+    std::ofstream(dir / "users") << "alice:" << hash_of("pw", "$6$") << "\n";
+    authenticator auth(basic_settings(dir / "users"), "k");
+    const auto now = bitsd::server::credential_cache::clock::now();
+    // No hash is needed to refuse a missing or malformed header.
+    CHECK(auth.start_basic(std::nullopt, now).verdict->result == auth_verdict::kind::challenge);
+    CHECK(auth.start_basic(std::string_view("Basic !!!!"), now).verdict->result == auth_verdict::kind::challenge);
+    // A well-formed one needs a check, until it passed once.
+    auto first = auth.start_basic(basic("alice:pw"), now);
+    REQUIRE_FALSE(first.verdict);
+    REQUIRE(first.attempt);
+    CHECK(first.attempt->user == "alice");
+    CHECK(first.attempt->password == "pw");
+    CHECK(auth.verify(*first.attempt, now).principal == "user:alice");
+    auto again = auth.start_basic(basic("alice:pw"), now + std::chrono::seconds(59));
+    REQUIRE(again.verdict);
+    CHECK(again.verdict->result == auth_verdict::kind::allowed);
+    CHECK(again.verdict->principal == "user:alice");
+    CHECK(auth.start_basic(basic("alice:pw"), now + authenticator::remember_for).attempt);
+    // A wrong password is checked every time.
+    auto wrong = auth.start_basic(basic("alice:px"), now);
+    REQUIRE(wrong.attempt);
+    CHECK(auth.verify(*wrong.attempt, now).result == auth_verdict::kind::challenge);
+    CHECK(auth.start_basic(basic("alice:px"), now).attempt);
+    // The key is a digest of the header, not the password itself.
+    CHECK(first.attempt->key != wrong.attempt->key);
+
+    // A reload forgets what was remembered: a changed password stops passing at once.
+    std::ofstream(dir / "users", std::ios::trunc) << "alice:" << hash_of("new", "$6$") << "\n";
+    std::string error;
+    REQUIRE(auth.reload(error));
+    auto after = auth.start_basic(basic("alice:pw"), now);
+    REQUIRE(after.attempt);
+    CHECK(auth.verify(*after.attempt, now).result == auth_verdict::kind::challenge);
+}
+
+TEST_CASE("authenticator: an unknown user is checked against the most expensive method", "[server][auth]") {
+    bitsd::test::temp_dir dir;
+    std::ofstream(dir / "users") << "bob:" << hash_of("pw", "$6$") << "\nalice:" << hash_of("pw", "$y$")
+                                 << "\ncarl:" << hash_of("pw", "$6$") << "\n";
+    const authenticator mixed(basic_settings(dir / "users"), "k");
+    CHECK(mixed.dummy_hash().rfind("$y$", 0) == 0);
+    CHECK(mixed.check(basic("carol:pw"), std::nullopt, loopback).result == auth_verdict::kind::challenge);
+
+    std::ofstream(dir / "users", std::ios::trunc) << "bob:" << hash_of("pw", "$6$") << "\n";
+    const authenticator sha(basic_settings(dir / "users"), "k");
+    CHECK(sha.dummy_hash().rfind("$6$", 0) == 0);
+
+    std::ofstream(dir / "users", std::ios::trunc) << "# nobody\n";
+    const authenticator empty(basic_settings(dir / "users"), "k");
+    CHECK(empty.dummy_hash().empty());
+    CHECK(empty.check(basic("bob:pw"), std::nullopt, loopback).result == auth_verdict::kind::challenge);
 }

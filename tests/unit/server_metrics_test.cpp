@@ -170,3 +170,31 @@ TEST_CASE("deliveries: attempts by mode and outcome, dead letters, owed, latency
     CHECK(s.at("bitsd_delivery_duration_seconds_count") == 5);
     CHECK(s.at("bitsd_delivery_duration_seconds_sum") == Approx(202.044));
 }
+
+TEST_CASE("authentication: failures by reason, hashes computed, remembered credentials", "[server][metrics][auth]") {
+    using bitsd::server::auth_failure_label;
+    metrics m;
+    std::string text;
+    m.render(text, {}, "1");
+    auto samples = samples_of(text);
+    // Every reason is there from the start.
+    for (const char* reason : {"wrong_password", "unknown_user", "malformed", "rate_limited"}) {
+        CAPTURE(reason);
+        CHECK(samples.at(std::string("bitsd_auth_failures_total{reason=\"") + reason + "\"}") == 0);
+    }
+    m.auth_failed(auth_failure_label::wrong_password);
+    m.auth_failed(auth_failure_label::wrong_password);
+    m.auth_failed(auth_failure_label::rate_limited);
+    m.auth_verified();
+    m.auth_cache_hit();
+    m.auth_cache_hit();
+    m.auth_cache_hit();
+    text.clear();
+    m.render(text, {}, "1");
+    samples = samples_of(text);
+    CHECK(samples.at("bitsd_auth_failures_total{reason=\"wrong_password\"}") == 2);
+    CHECK(samples.at("bitsd_auth_failures_total{reason=\"unknown_user\"}") == 0);
+    CHECK(samples.at("bitsd_auth_failures_total{reason=\"rate_limited\"}") == 1);
+    CHECK(samples.at("bitsd_auth_verifications_total") == 1);
+    CHECK(samples.at("bitsd_auth_cache_hits_total") == 3);
+}

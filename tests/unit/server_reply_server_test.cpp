@@ -10,6 +10,8 @@
 
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace bitsd;
 
@@ -32,6 +34,7 @@ struct fixture {
         metadata.target = "/uploads/dir/f.bin";
         metadata.destination = (dir / "f.bin").string();
         metadata.total = 0;
+        metadata.owner = "user:alice";
         REQUIRE_FALSE(store->create(metadata));
         metadata.delivery.state = storage::delivery_state::delivered;
         metadata.delivery.finalised_unix = 1700000000;
@@ -45,11 +48,14 @@ struct fixture {
     }
     server::reply_plan get(std::optional<std::string> range = std::nullopt,
                            std::optional<std::string> if_range = std::nullopt, bool head = false,
-                           std::string target = reply_target) {
+                           std::string target = reply_target, std::string principal = "user:alice",
+                           std::string url_prefix = "/uploads/") {
         server::reply_server replies(*store);
         server::reply_request request;
         request.head = head;
         request.target = std::move(target);
+        request.principal = std::move(principal);
+        request.url_prefix = std::move(url_prefix);
         request.range = std::move(range);
         request.if_range = std::move(if_range);
         return replies.prepare(request);
@@ -145,4 +151,27 @@ TEST_CASE("reply: 404 unless the session is open, delivered and the URL is the o
     f.metadata.state = storage::session_state::closed;  // after Close-Session
     REQUIRE_FALSE(f.store->update(f.metadata));
     CHECK(not_found(f.get()));
+}
+
+TEST_CASE("reply: only the session's owner, under the session's prefix, is served", "[server][delivery][auth]") {
+    fixture f;
+    f.write_reply("secret reply");
+    const auto missing = f.get(std::nullopt, std::nullopt, false,
+                               "/uploads/dir/BITS-Sessions/Replies/%7B0123ABCD-0000-0000-0000-000000000002%7D/responsefile.bin",
+                               "user:bob");
+    REQUIRE(missing.head.rfind("HTTP/1.1 404 ", 0) == 0);
+    CHECK(f.get().length == 12);
+    // Another user, an address, nobody, another prefix: exactly the answer of a missing reply.
+    for (const auto& [principal, prefix] : std::vector<std::pair<std::string, std::string>>{
+             {"user:bob", "/uploads/"}, {"127.0.0.1", "/uploads/"}, {"", "/uploads/"}, {"", ""},
+             {"user:alice", "/other/"}, {"user:alice", ""}}) {
+        CAPTURE(principal, prefix);
+        const auto plan = f.get(std::nullopt, std::nullopt, false, reply_target, principal, prefix);
+        CHECK(plan.head == missing.head);
+        CHECK(plan.file.empty());
+    }
+    // A session stored before owners were recorded is anyone's, as for its BITS packets.
+    f.metadata.owner.clear();
+    REQUIRE_FALSE(f.store->update(f.metadata));
+    CHECK(f.get(std::nullopt, std::nullopt, false, reply_target, "user:bob").length == 12);
 }
