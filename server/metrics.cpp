@@ -149,6 +149,9 @@ void metrics::render(std::string& out, const session_counts& sessions, const std
     header(out, "bitsd_tls_handshake_failures_total", "counter",
            "TLS handshakes that failed on TLS listeners (old versions, plain HTTP, scanners).");
     sample(out, "bitsd_tls_handshake_failures_total", "", tls_handshake_failures_.load(relaxed));
+    header(out, "bitsd_accept_pauses_total", "counter",
+           "Pauses of an acceptor after a failed accept (out of file descriptors or memory).");
+    sample(out, "bitsd_accept_pauses_total", "", accept_pauses_.load(relaxed));
 
     header(out, "bitsd_sessions", "gauge", "Upload sessions in the store, by state (tombstones included).");
     sample(out, "bitsd_sessions", "state=\"receiving\"", sessions.receiving);

@@ -67,6 +67,9 @@ public:
     // A TLS listener's handshake that failed (old protocol versions, plain HTTP, scanners).
     void tls_handshake_failed() noexcept { tls_handshake_failures_.fetch_add(1, relaxed); }
     std::uint64_t tls_handshake_failures() const noexcept { return tls_handshake_failures_.load(relaxed); }
+    // An acceptor paused after a failed accept (out of file descriptors, say): accept_pause.
+    void accept_paused() noexcept { accept_pauses_.fetch_add(1, relaxed); }
+    std::uint64_t accept_pauses() const noexcept { return accept_pauses_.load(relaxed); }
     void session_created() noexcept { sessions_created_.fetch_add(1, relaxed); }
     void session_completed() noexcept { sessions_completed_.fetch_add(1, relaxed); }
     void session_cancelled() noexcept { sessions_cancelled_.fetch_add(1, relaxed); }
@@ -100,6 +103,7 @@ private:
     std::atomic<std::int64_t> connections_open_{0};
     counter connections_total_{0};
     counter tls_handshake_failures_{0};
+    counter accept_pauses_{0};
     counter sessions_created_{0};
     counter sessions_completed_{0};
     counter sessions_cancelled_{0};

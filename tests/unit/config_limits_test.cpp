@@ -60,6 +60,7 @@ TEST_CASE("limits: the example file sets every key", "[config][limits][posix]") 
     REQUIRE_FALSE(error);
     CHECK(s.limits.max_connections == 10000);
     CHECK(s.limits.max_connections_per_client == 256);
+    CHECK(s.limits.max_admin_connections == 64);
     CHECK(s.limits.max_open_sessions_per_client == 1000);
     CHECK(s.limits.create_sessions_per_minute_per_client == 600);
     CHECK(s.limits.min_free_disk_bytes == 268435456);
@@ -106,4 +107,19 @@ TEST_CASE("limits: every bad value is refused with its key path", "[config][limi
     REQUIRE(cfg::parse_json(R"({"limits": {"min_free_inodes": 1, "max_connections": -1}})", s));
     CHECK(s.limits.max_connections == 77);
     CHECK(s.limits.min_free_inodes == 10000);
+}
+
+TEST_CASE("limits.max_admin_connections: default, read, refused with its key path", "[config][limits]") {
+    cfg::settings s;
+    REQUIRE_FALSE(cfg::parse_json("{}", s));
+    CHECK(s.limits.max_admin_connections == 64);
+    REQUIRE_FALSE(cfg::parse_json(R"({"limits": {"max_admin_connections": 3}})", s));
+    CHECK(s.limits.max_admin_connections == 3);
+    CHECK(error_of(R"({"limits": {"max_admin_connections": 0}})") ==
+          "limits.max_admin_connections: expected a positive integer, got 0");
+    for (const char* bad : {"-1", "1.5", "\"5\"", "true", "null", "{}"}) {
+        CAPTURE(bad);
+        CHECK(error_of(std::string(R"({"limits": {"max_admin_connections": )") + bad + "}}")
+                  .rfind("limits.max_admin_connections: expected a positive integer", 0) == 0);
+    }
 }
