@@ -16,6 +16,7 @@
 #include "server/live_service.hpp"
 #include "server/readiness.hpp"
 #include "server/service_notifier.hpp"
+#include "server/stop_deadline.hpp"
 #include "server/tls/tls_context.hpp"
 #include "server/upload_service.hpp"
 #include "storage/session_locks.hpp"
@@ -61,6 +62,9 @@ unsigned thread_count(unsigned configured) {
 }  // namespace
 
 struct daemon::impl {
+    // Armed by the first SIGTERM/SIGINT: the process ends within shutdown_timeout_s + 1 s.
+    // Declared first, so destroyed last: the destruction of everything else is within it too.
+    stop_deadline stop_bound;
     // Declared before the pool, so destroyed after it: connections still pending in the pool
     // when it is destroyed refer to the service and the store.
     // The start-up configuration. After a reload live->current()->settings() is in force;
@@ -233,6 +237,9 @@ struct daemon::impl {
         net::post(maintenance, [this] { sweep_timer.cancel(); });
         maintenance.stop();
         const auto timeout = std::chrono::seconds(live->current()->settings().shutdown_timeout_s);
+        // The drain ends by timeout + drain_controller::cut_grace; the rest (joining the pools'
+        // running work, the sweep, a delivery's back-end) is cut short at timeout + 0.9 s.
+        stop_bound.arm(std::chrono::steady_clock::now() + timeout + std::chrono::milliseconds(900), 0);
         // The admin listener stays up while draining (a balancer sees /readyz 503), then stops.
         drain.emplace(pool.main_context(), registry, [this] {
             if (admin) admin->stop();

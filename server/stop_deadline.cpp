@@ -1,0 +1,33 @@
+#include "server/stop_deadline.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+
+namespace bitsd::server {
+
+stop_deadline::~stop_deadline() { disarm(); }
+
+void stop_deadline::arm(std::chrono::steady_clock::time_point at, int exit_code) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (watcher_.joinable() || done_) return;
+    watcher_ = std::thread([this, at, exit_code] {
+        std::unique_lock<std::mutex> wait_lock(mutex_);
+        if (done_changed_.wait_until(wait_lock, at, [this] { return done_; })) return;
+        spdlog::warn("stopping took longer than shutdown_timeout_s + 1 s: exiting now; disk work still "
+                     "running is finished at the next start, deliveries in flight are sent again then");
+        spdlog::default_logger()->flush();
+        std::_Exit(exit_code);
+    });
+}
+
+void stop_deadline::disarm() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_ = true;
+    }
+    done_changed_.notify_all();
+    if (watcher_.joinable() && watcher_.get_id() != std::this_thread::get_id()) watcher_.join();
+}
+
+}  // namespace bitsd::server
