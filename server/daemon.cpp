@@ -239,7 +239,12 @@ struct daemon::impl {
         const auto timeout = std::chrono::seconds(live->current()->settings().shutdown_timeout_s);
         // The drain ends by timeout + drain_controller::cut_grace; the rest (joining the pools'
         // running work, the sweep, a delivery's back-end) is cut short at timeout + 0.9 s.
-        stop_bound.arm(std::chrono::steady_clock::now() + timeout + std::chrono::milliseconds(900), 0);
+        stop_bound.arm(std::chrono::steady_clock::now() + timeout + std::chrono::milliseconds(900), [] {
+            spdlog::warn("stopping took longer than shutdown_timeout_s + 1 s: exiting now; disk work still "
+                         "running is finished at the next start, deliveries in flight are sent again then");
+            spdlog::default_logger()->flush();
+            std::_Exit(0);  // a stop after a drain, even one cut short (README "Exit codes")
+        });
         // The admin listener stays up while draining (a balancer sees /readyz 503), then stops.
         drain.emplace(pool.main_context(), registry, [this] {
             if (admin) admin->stop();

@@ -1,23 +1,20 @@
 #include "server/stop_deadline.hpp"
 
-#include <spdlog/spdlog.h>
-
-#include <cstdlib>
+#include <utility>
 
 namespace bitsd::server {
 
 stop_deadline::~stop_deadline() { disarm(); }
 
-void stop_deadline::arm(std::chrono::steady_clock::time_point at, int exit_code) {
+void stop_deadline::arm(std::chrono::steady_clock::time_point at, std::function<void()> overrun) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (watcher_.joinable() || done_) return;
-    watcher_ = std::thread([this, at, exit_code] {
-        std::unique_lock<std::mutex> wait_lock(mutex_);
-        if (done_changed_.wait_until(wait_lock, at, [this] { return done_; })) return;
-        spdlog::warn("stopping took longer than shutdown_timeout_s + 1 s: exiting now; disk work still "
-                     "running is finished at the next start, deliveries in flight are sent again then");
-        spdlog::default_logger()->flush();
-        std::_Exit(exit_code);
+    watcher_ = std::thread([this, at, overrun = std::move(overrun)] {
+        {
+            std::unique_lock<std::mutex> wait_lock(mutex_);
+            if (done_changed_.wait_until(wait_lock, at, [this] { return done_; })) return;
+        }
+        overrun();
     });
 }
 

@@ -4,11 +4,12 @@
 // the blocking pools, which is joined, a sync delivery waiting for its back-end, the sweep) is
 // safe to abandon: nothing unacknowledged is lost, a commit cut halfway is finished at the next
 // start and an abandoned delivery is re-driven then. Once armed, a thread of its own waits
-// for the deadline; if disarm() has not come by then it logs why and ends the process at once
-// (std::_Exit) with the stop's exit status.
+// for the deadline; if disarm() has not come by then it runs the overrun action (the daemon's
+// logs why and ends the process at once with std::_Exit).
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -21,8 +22,8 @@ public:
     stop_deadline& operator=(const stop_deadline&) = delete;
     ~stop_deadline();  // disarms
 
-    // Once; later calls change nothing.
-    void arm(std::chrono::steady_clock::time_point at, int exit_code);
+    // Once; later calls change nothing. `overrun` runs on the watcher's thread at `at`.
+    void arm(std::chrono::steady_clock::time_point at, std::function<void()> overrun);
     // The stop finished in time (or never began): the thread ends, nothing happens.
     void disarm();
 
