@@ -906,9 +906,11 @@ class Bench:
             ctx.load_verify_locations(cert)
             body = os.urandom(256 * KIB)
             results = {}
-            # name -> what each connection does before it is held: nothing (the handshake stalls),
-            # one Ping, or one 256 KiB fragment (the body path's buffers).
-            states = [("handshake stalled", None), ("idle after a Ping (TLS 1.3)", "ping"),
+            # name -> what each connection does before it is held: nothing or the start of a
+            # ClientHello (the handshake stalls), one Ping, or one 256 KiB fragment (the body
+            # path's buffers).
+            states = [("handshake stalled", None), ("half a ClientHello", "half"),
+                      ("idle after a Ping (TLS 1.3)", "ping"),
                       ("idle after a Ping (TLS 1.2)", "ping12"), ("idle after a 256 KiB fragment", "fragment")]
             for name, what in states:
                 extra = {"listen": [{"address": "127.0.0.1:0", "tls": {"cert": cert, "key": key}}],
@@ -930,6 +932,9 @@ class Bench:
                     def open_one(i):
                         raw = httpclient.socket.create_connection(("127.0.0.1", port), timeout=30)
                         if what is None:
+                            return raw
+                        if what == "half":
+                            raw.sendall(bytes.fromhex("160301020001"))  # a record header, a byte of the hello
                             return raw
                         c = ctx
                         if what == "ping12":

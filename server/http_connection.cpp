@@ -166,9 +166,9 @@ void http_connection::do_handshake() {
     phase_ = phase::header;
     refresh_service();
     if (registry_.draining()) return close();
-    // The TLS stream (OpenSSL's state and Asio's two 17 KiB record buffers, about 35 KiB) is
-    // made once the ClientHello starts to arrive: a client that connects and says nothing
-    // costs what a plain connection costs. Until then the timer bounds the wait.
+    // The TLS state (OpenSSL's, tens of KiB while a handshake runs) is made once the
+    // ClientHello starts to arrive: a client that connects and says nothing costs what a plain
+    // connection costs. Until then the timer bounds the wait.
     arm_timer(clock::now() + limits_.read_timeout);
     stream_.socket().async_wait(net::socket_base::wait_read,
                                 [self = shared_from_this(), g = ++wait_generation_](beast::error_code ec) {
