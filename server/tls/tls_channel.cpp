@@ -183,11 +183,17 @@ void tls_channel::async_handshake(done_handler done) {
 }
 
 void tls_channel::async_read_some(boost::asio::mutable_buffer buffer, io_handler done) {
+    if (buffer.size() == 0) {  // as on a plain stream: nothing to read completes at once
+        return boost::asio::post(impl_->stream.get_executor(), [done = std::move(done)] { done({}, 0); });
+    }
     impl_->drive([ssl = impl_->ssl, buffer](std::size_t& n) { return SSL_read_ex(ssl, buffer.data(), buffer.size(), &n); },
                  std::move(done));
 }
 
 void tls_channel::async_write(boost::asio::const_buffer buffer, io_handler done) {
+    if (buffer.size() == 0) {
+        return boost::asio::post(impl_->stream.get_executor(), [done = std::move(done)] { done({}, 0); });
+    }
     impl_->drive([ssl = impl_->ssl, buffer](std::size_t& n) { return SSL_write_ex(ssl, buffer.data(), buffer.size(), &n); },
                  std::move(done));
 }
