@@ -19,6 +19,7 @@ import re
 import resource
 import shutil
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -57,7 +58,7 @@ QUICK = dict(single_size=64 * MIB, single_fragment=8 * MIB,
             delivery_seconds=2, delivery_workers=4)
 
 
-CASES = ("single", "concurrent", "ping", "sessions", "idle", "hold", "stall", "recovery",
+CASES = ("single", "concurrent", "ping", "sessions", "idle", "hold", "tls_hold", "stall", "recovery",
          "delivery", "delivery_stall", "auth_bruteforce")
 
 
@@ -109,6 +110,12 @@ def verify_file(path, size, sha, what):
         raise CaseError(f"{what}: {path} has {got} bytes, expected {size}")
     if sha is not None and sha256_file(path) != sha:
         raise CaseError(f"{what}: SHA-256 of {path} differs from the source")
+
+
+def socket_tls(ctx, port):
+    """One TLS connection to 127.0.0.1:port (a context manager)."""
+    raw = httpclient.socket.create_connection(("127.0.0.1", port), timeout=30)
+    return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
 
 
 def rss_kib(pid):
@@ -327,6 +334,20 @@ def fmt_rate(v):
 
 def verdict(ok):
     return "met" if ok else "**missed**"
+
+
+def states_row(row, results, n, unit, target, met):
+    """A memory row from {state: (KiB per connection, RSS before, RSS after)}, worst state first."""
+    worst_name = max(results, key=lambda k: results[k][0])
+    row.bitsd = (f"{results[worst_name][0]:.2f} KiB per {unit} at worst ({worst_name}); " +
+                 "; ".join(f"{k}: {v[0]:.2f}" for k, v in results.items()))
+    row.reference = "—"
+    row.ratio = "—"
+    row.target = target
+    row.verdict = verdict(met)
+    row.data = {"connections": n,
+                "states": {k: {"kib_per_conn": v[0], "rss_before_kib": v[1], "rss_after_kib": v[2]}
+                           for k, v in results.items()}}
 
 
 class Bench:
@@ -847,17 +868,106 @@ class Bench:
                         warm.close()
                     if holder is not None:
                         holder.close()
-            worst_name = max(results, key=lambda k: results[k][0])
-            worst = results[worst_name][0]
-            row.bitsd = (f"{worst:.2f} KiB per connection at worst ({worst_name}); " +
-                         "; ".join(f"{k}: {v[0]:.2f}" for k, v in results.items()))
-            row.reference = "—"
-            row.ratio = "—"
-            row.target = "≤ 16 KiB per connection in every state"
-            row.verdict = verdict(worst <= 16)
-            row.data = {"connections": n,
-                        "states": {k: {"kib_per_conn": v[0], "rss_before_kib": v[1],
-                                       "rss_after_kib": v[2]} for k, v in results.items()}}
+            worst = max(v[0] for v in results.values())
+            states_row(row, results, n, "connection", "≤ 16 KiB per connection in every state", worst <= 16)
+        self.case(Row(label, "n/a (bitsd ran with none)"), fn)
+
+    def run_memory_tls_hold(self):
+        """RSS per connection on a TLS listener, in the states a client can hold one in."""
+        n = self.p["hold_connections"] // 2
+        label = f"memory: RSS per TLS connection, {n:,} connections per state (idle keep-alive)"
+
+        def request(port, packet, path, extra=(), body=b""):
+            lines = [f"BITS_POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}",
+                     f"BITS-Packet-Type: {packet}"] + [f"{k}: {v}" for k, v in extra]
+            lines.append(f"Content-Length: {len(body)}")
+            return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+        def answered(s):
+            got = b""
+            while b"\r\n\r\n" not in got:
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise CaseError("a TLS connection was closed before its answer")
+                got += chunk
+            if not got.startswith(b"HTTP/1.1 200"):
+                raise CaseError(f"unexpected answer: {got[:200]!r}")
+
+        def fn(row):
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            if soft != resource.RLIM_INFINITY and soft < n + 256:
+                raise CaseError(f"the open-files limit is {soft}: {n:,} connections need more")
+            certs = self.fresh_dir("tls-certs")
+            cert, key = os.path.join(certs, "cert.pem"), os.path.join(certs, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                            "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                           check=True, capture_output=True)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.load_verify_locations(cert)
+            body = os.urandom(256 * KIB)
+            results = {}
+            # name -> what each connection does before it is held: nothing or the start of a
+            # ClientHello (the handshake stalls), one Ping, or one 256 KiB fragment (the body
+            # path's buffers).
+            states = [("handshake stalled", None), ("half a ClientHello", "half"),
+                      ("idle after a Ping (TLS 1.3)", "ping"),
+                      ("idle after a Ping (TLS 1.2)", "ping12"), ("idle after a 256 KiB fragment", "fragment")]
+            for name, what in states:
+                extra = {"listen": [{"address": "127.0.0.1:0", "tls": {"cert": cert, "key": key}}],
+                         "min_body_rate_bytes_per_s": 0}
+                with self.new_bitsd("mem-tls", "none", extra=extra).start() as b:
+                    port = b.port
+                    sids = []
+                    if what == "fragment":
+                        with socket_tls(ctx, port) as c:
+                            for i in range(n + 1):
+                                c.sendall(request(port, "Create-Session", f"/uploads/t-{i}.bin",
+                                                  [("BITS-Supported-Protocols", httpclient.BITS_PROTOCOL_GUID)]))
+                                got = c.recv(4096).decode("latin-1")
+                                m = re.search(r"BITS-Session-Id: (\S+)", got, re.I)
+                                if not m:
+                                    raise CaseError(f"Create-Session: {got[:200]!r}")
+                                sids.append(m.group(1))
+
+                    def open_one(i):
+                        raw = httpclient.socket.create_connection(("127.0.0.1", port), timeout=30)
+                        if what is None:
+                            return raw
+                        if what == "half":
+                            raw.sendall(bytes.fromhex("160301020001"))  # a record header, a byte of the hello
+                            return raw
+                        c = ctx
+                        if what == "ping12":
+                            c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                            c.load_verify_locations(cert)
+                            c.maximum_version = ssl.TLSVersion.TLSv1_2
+                        t = c.wrap_socket(raw, server_hostname="127.0.0.1")
+                        if what == "fragment":
+                            t.sendall(request(port, "Fragment", f"/uploads/t-{i}.bin",
+                                              [("BITS-Session-Id", sids[i]),
+                                               ("Content-Range", f"bytes 0-{len(body) - 1}/{len(body) * 2}")], body))
+                        else:
+                            t.sendall(request(port, "Ping", "/uploads/p"))
+                        answered(t)
+                        return t
+
+                    warm = open_one(n)  # one-off costs (thread buffers, arenas) not billed to the n
+                    time.sleep(0.3)
+                    before = b.rss_kib()
+                    socks = []
+                    try:
+                        for i in range(n):
+                            socks.append(open_one(i))
+                        time.sleep(1.0)
+                        after = b.rss_kib()
+                    finally:
+                        for s_ in socks:
+                            s_.close()
+                        warm.close()
+                    results[name] = ((after - before) / n, before, after)
+            idle = max(v[0] for k, v in results.items() if k.startswith("idle"))
+            states_row(row, results, n, "TLS connection", "≤ 40 KiB per idle TLS connection", idle <= 40)
         self.case(Row(label, "n/a (bitsd ran with none)"), fn)
 
     def run_stall(self):
@@ -1125,6 +1235,8 @@ class Bench:
             self.run_memory_idle()
         if "hold" in cases:
             self.run_memory_hold()
+        if "tls_hold" in cases:
+            self.run_memory_tls_hold()
         if "stall" in cases:
             self.run_stall()
         if "recovery" in cases:

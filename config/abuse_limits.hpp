@@ -12,6 +12,8 @@ struct abuse_limits {
     std::uint64_t max_connections = 10000;
     // Open connections of one client address (an IPv6 client: its /64). 0 = no limit.
     std::uint64_t max_connections_per_client = 256;
+    // Open connections to the admin listener (admin_listen). Beyond it new ones are closed at once.
+    std::uint64_t max_admin_connections = 64;
     // Sessions one client address has created and not yet closed or cancelled, counted while
     // bitsd runs (a restart forgets them). 0 = no limit.
     std::uint64_t max_open_sessions_per_client = 1000;

@@ -38,6 +38,9 @@ std::optional<config_error> read_limits(const json& value, const std::string& pa
             error = read_count(item.value(), key_path, 1, limits.max_connections);
         } else if (key == "max_connections_per_client") {
             error = read_count(item.value(), key_path, 0, limits.max_connections_per_client);
+        } else if (key == "max_admin_connections") {
+            // 0 would refuse every admin connection: turn admin_listen off for that.
+            error = read_count(item.value(), key_path, 1, limits.max_admin_connections);
         } else if (key == "max_open_sessions_per_client") {
             error = read_count(item.value(), key_path, 0, limits.max_open_sessions_per_client);
         } else if (key == "create_sessions_per_minute_per_client") {

@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace bitsd::server {
 
 namespace net = boost::asio;
@@ -19,6 +21,11 @@ admin_listener::admin_listener(net::io_context& context, const net::ip::tcp::end
     if (endpoint.address().is_v6()) acceptor_.set_option(net::ip::v6_only(true));
     acceptor_.bind(endpoint);
     acceptor_.listen(net::socket_base::max_listen_connections);
+    const auto local = acceptor_.local_endpoint();
+    const auto address = local.address();
+    pause_.emplace(acceptor_.get_executor(), "admin " +
+                                                 (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) +
+                                                 ":" + std::to_string(local.port()));
 }
 
 net::ip::tcp::endpoint admin_listener::local_endpoint() const { return acceptor_.local_endpoint(); }
@@ -29,19 +36,49 @@ void admin_listener::stop() {
     net::post(acceptor_.get_executor(), [self = shared_from_this()] {
         boost::system::error_code ignored;
         self->acceptor_.close(ignored);
+        self->pause_->cancel();
     });
 }
 
 void admin_listener::do_accept() {
-    acceptor_.async_accept([self = shared_from_this()](boost::system::error_code ec, net::ip::tcp::socket socket) {
-        if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
-        if (!ec) {
-            std::make_shared<admin_connection>(std::move(socket), self)->run();
+    if (!acceptor_.is_open()) return;  // stopped while a pause ran out
+    acceptor_.async_accept(
+        [self = shared_from_this()](boost::system::error_code ec, net::ip::tcp::socket socket) {
+            self->on_accept(ec, std::move(socket));
+        });
+}
+
+void admin_listener::on_accept(boost::system::error_code ec, net::ip::tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec && ec != net::error::connection_aborted) {
+        // Out of file descriptors and the like: see accept_pause.
+        return pause_->pause(ec, [self = shared_from_this()] { self->do_accept(); });
+    }
+    if (!ec) {
+        pause_->accepted();
+        if (admit()) {
+            auto connection = std::make_shared<admin_connection>(std::move(socket), shared_from_this());
+            open_.push_back(connection);
+            connection->run();
         } else {
-            spdlog::debug("admin listener: accept failed: {}", ec.message());
+            boost::system::error_code ignored;
+            socket.close(ignored);
         }
-        self->do_accept();
-    });
+    }
+    do_accept();
+}
+
+bool admin_listener::admit() {
+    open_.erase(std::remove_if(open_.begin(), open_.end(), [](const auto& c) { return c.expired(); }), open_.end());
+    const auto max = max_connections_.load();
+    if (open_.size() < max) return true;
+    // Closed at once, before a byte is read: a flood costs a descriptor for an instant.
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_refusal_warning_ >= std::chrono::seconds(10)) {
+        spdlog::warn("admin connection refused: limits.max_admin_connections ({}) are open", max);
+        last_refusal_warning_ = now;
+    }
+    return false;
 }
 
 admin_listener::listing admin_listener::sessions() {

@@ -6,21 +6,26 @@
 // /metrics and /api/sessions runs on the blocking pool, cached for a second so a status page
 // refreshing every second and a Prometheus scrape share one walk of the store.
 
+#include "server/accept_pause.hpp"
 #include "server/blocking_pool.hpp"
 #include "storage/session_store.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace bitsd::server {
+
+class admin_connection;
 
 class admin_listener : public std::enable_shared_from_this<admin_listener> {
 public:
@@ -33,6 +38,8 @@ public:
     boost::asio::ip::tcp::endpoint local_endpoint() const;
     void run();
     void stop();
+    // limits.max_admin_connections: beyond it a new connection is closed at once. Any thread.
+    void set_max_connections(std::uint64_t max) noexcept { max_connections_.store(max); }
 
     // Every session in the store, at most a second old. Blocks on the disk: call it on the
     // blocking pool only.
@@ -42,8 +49,16 @@ public:
 
 private:
     void do_accept();
+    void on_accept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+    bool admit();
 
     boost::asio::ip::tcp::acceptor acceptor_;
+    std::optional<accept_pause> pause_;  // made once the port is known (it names it)
+    // The open connections (on the acceptor's context only): expired entries are the closed
+    // ones, dropped at the next accept, so a connection needs no hook to be counted out.
+    std::vector<std::weak_ptr<admin_connection>> open_;
+    std::atomic<std::uint64_t> max_connections_{64};
+    std::chrono::steady_clock::time_point last_refusal_warning_{};
     storage::session_store& store_;
     blocking_pool& blocking_;
     std::string version_;

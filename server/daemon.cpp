@@ -9,13 +9,16 @@
 #include "server/delivery_coordinator.hpp"
 #include "server/delivery_outbox.hpp"
 #include "server/delivery_scheduler.hpp"
+#include "server/descriptor_budget.hpp"
 #include "server/drain_controller.hpp"
+#include "server/file_limit.hpp"
 #include "server/reply_server.hpp"
 #include "server/io_context_pool.hpp"
 #include "server/listener.hpp"
 #include "server/live_service.hpp"
 #include "server/readiness.hpp"
 #include "server/service_notifier.hpp"
+#include "server/stop_deadline.hpp"
 #include "server/tls/tls_context.hpp"
 #include "server/upload_service.hpp"
 #include "storage/session_locks.hpp"
@@ -61,6 +64,9 @@ unsigned thread_count(unsigned configured) {
 }  // namespace
 
 struct daemon::impl {
+    // Armed by the first SIGTERM/SIGINT: the process ends within shutdown_timeout_s + 1 s.
+    // Declared first, so destroyed last: the destruction of everything else is within it too.
+    stop_deadline stop_bound;
     // Declared before the pool, so destroyed after it: connections still pending in the pool
     // when it is destroyed refer to the service and the store.
     // The start-up configuration. After a reload live->current()->settings() is in force;
@@ -81,6 +87,21 @@ struct daemon::impl {
     connection_registry registry;
     std::unique_ptr<tls_listeners> tls;  // the TLS listeners' contexts (swapped on SIGHUP)
     std::unique_ptr<config_reloader> reloader;
+    std::optional<file_limit> files;  // the open-files limit raised at start-up (none on Windows)
+
+    // `next` with its connection caps lowered to what the open-files limit holds (warned,
+    // naming each key): at start-up and at every reload.
+    std::shared_ptr<const config::settings> fit_to_files(std::shared_ptr<const config::settings> next) const {
+        if (!files) return next;
+        auto budget = fit_to_file_limit(next->limits.max_connections, next->limits.max_admin_connections, files->now,
+                                        thread_count(settings.threads), settings.blocking_threads);
+        if (budget.warnings.empty()) return next;
+        for (const auto& warning : budget.warnings) spdlog::warn("{}", warning);
+        auto fitted = std::make_shared<config::settings>(*next);
+        fitted->limits.max_connections = budget.max_connections;
+        fitted->limits.max_admin_connections = budget.max_admin_connections;
+        return fitted;
+    }
 
     // An upload_service for `settings`, with delivery attached: every generation is built here.
     // The admission control ("limits") is the daemon's too: its counts outlive a reload, which
@@ -99,6 +120,7 @@ struct daemon::impl {
     // bad one refuses the reload (null, `error` naming the key) before anything changed; the
     // coordinator and the outbox take the new settings once the service is built.
     std::shared_ptr<upload_service> reload_service(std::shared_ptr<const config::settings> next, std::string& error) {
+        next = fit_to_files(std::move(next));
         std::vector<std::optional<delivery::delivery_settings>> per_prefix;
         if (auto problem = load_delivery_settings(*next, per_prefix)) {
             error = std::move(*problem);
@@ -222,6 +244,14 @@ struct daemon::impl {
         net::post(maintenance, [this] { sweep_timer.cancel(); });
         maintenance.stop();
         const auto timeout = std::chrono::seconds(live->current()->settings().shutdown_timeout_s);
+        // The drain ends by timeout + drain_controller::cut_grace; the rest (joining the pools'
+        // running work, the sweep, a delivery's back-end) is cut short at timeout + 0.9 s.
+        stop_bound.arm(std::chrono::steady_clock::now() + timeout + std::chrono::milliseconds(900), [] {
+            spdlog::warn("stopping took longer than shutdown_timeout_s + 1 s: exiting now; disk work still "
+                         "running is finished at the next start, deliveries in flight are sent again then");
+            spdlog::default_logger()->flush();
+            std::_Exit(0);  // a stop after a drain, even one cut short (README "Exit codes")
+        });
         // The admin listener stays up while draining (a balancer sees /readyz 503), then stops.
         drain.emplace(pool.main_context(), registry, [this] {
             if (admin) admin->stop();
@@ -233,6 +263,15 @@ struct daemon::impl {
 
 daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::move(settings))) {
     auto& s = impl_->settings;
+    // Sockets and files share one limit: the soft one goes up to the hard one, and the
+    // connection caps are kept under it (fit_to_files).
+    impl_->files = raise_file_limit();
+    if (impl_->files && !impl_->files->error.empty()) {
+        spdlog::warn("cannot raise the open-files limit (RLIMIT_NOFILE) from {}: {}", impl_->files->before,
+                     impl_->files->error);
+    } else if (impl_->files && impl_->files->now != impl_->files->before) {
+        spdlog::info("open-files limit (RLIMIT_NOFILE) raised from {} to {}", impl_->files->before, impl_->files->now);
+    }
     std::error_code ec;
     const auto policy = s.fsync == config::fsync_mode::durable ? storage::fsync_policy::durable
                                                                : storage::fsync_policy::none;
@@ -245,7 +284,7 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
         throw std::runtime_error("data_dir: cannot open the session store in \"" + s.data_dir.string() +
                                  "\": " + ec.message());
     }
-    const auto first = std::make_shared<const config::settings>(s);
+    const auto first = impl_->fit_to_files(std::make_shared<const config::settings>(s));
     std::vector<std::optional<delivery::delivery_settings>> deliveries;
     if (const auto error = load_delivery_settings(s, deliveries)) throw std::runtime_error(*error);
     outbox_options outbox_settings;
@@ -282,6 +321,7 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
             impl_->admin = std::make_shared<admin_listener>(impl_->pool.main_context(),
                                                             net::ip::tcp::endpoint(address, s.admin_listen->port),
                                                             *impl_->store, impl_->blocking, BITSD_VERSION);
+            impl_->admin->set_max_connections(first->limits.max_admin_connections);
         } catch (const boost::system::system_error& e) {
             throw std::runtime_error("admin_listen: cannot listen on " + config::to_string(*s.admin_listen) +
                                      ": " + e.code().message());
@@ -303,6 +343,10 @@ void daemon::reload_with(settings_loader load) {
     impl_->reloader->check_with(
         [&d = *impl_](const config::settings& next) { return d.tls->prepare(next.listen); });
     impl_->reloader->on_applied([&d = *impl_](const std::shared_ptr<const config::settings>&) { d.tls->commit(); });
+    // The admin cap as fitted to the open-files limit: the generation in force holds it.
+    impl_->reloader->on_applied([&d = *impl_](const std::shared_ptr<const config::settings>&) {
+        if (d.admin) d.admin->set_max_connections(d.live->current()->settings().limits.max_admin_connections);
+    });
 }
 
 bool daemon::draining() const noexcept { return impl_->registry.draining(); }

@@ -46,7 +46,7 @@ void drain_controller::poll() {
                      timeout_.count(), left);
         for (const auto& connection : registry_.connections()) connection->cut();
     } else if (cut_ && now >= deadline_) {
-        spdlog::warn("{} cut connections still open after {} s: stopping anyway", left, cut_grace.count());
+        spdlog::warn("{} cut connections still open after {} ms: stopping anyway", left, cut_grace.count());
         finished_ = true;
         return finish_();
     }

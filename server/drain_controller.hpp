@@ -24,8 +24,11 @@ public:
     // Call after the listeners stopped accepting and the registry is draining.
     void begin(std::chrono::seconds timeout);
 
-    // After the cut, how long the cut connections get to flush what arrived and close.
-    static constexpr std::chrono::seconds cut_grace{2};
+    // After the cut, how long the cut connections get to flush what arrived and close. Short:
+    // the whole stop must end within shutdown_timeout_s + 1 s (stop_deadline), and a cut
+    // connection that is not gone by then waits for something bitsd abandons anyway (a
+    // back-end's answer, a disk operation).
+    static constexpr std::chrono::milliseconds cut_grace{500};
 
 private:
     using clock = std::chrono::steady_clock;

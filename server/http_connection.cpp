@@ -127,7 +127,7 @@ http_connection::http_connection(socket_type&& socket, const connection_shared& 
       ticket_(std::move(ticket)) {
     beast::error_code ignored;
     peer_ = stream_.socket().remote_endpoint(ignored);
-    if (tls) tls_ = std::make_unique<tls_channel>(stream_, std::move(tls));
+    tls_context_ = std::move(tls);  // the TLS stream is made when the client's first bytes come
     metrics::global().connection_opened();
     if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("connection from {} opened", format_peer(peer_));
 }
@@ -157,7 +157,7 @@ void http_connection::run() {
     beast::error_code ignored;
     stream_.socket().non_blocking(true, ignored);
     // Start on the connection's own io_context (accepting ran on the listener's).
-    if (tls_) return net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_handshake(); });
+    if (tls_context_) return net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_handshake(); });
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read_header(); });
 }
 
@@ -168,6 +168,24 @@ void http_connection::do_handshake() {
     phase_ = phase::header;
     refresh_service();
     if (registry_.draining()) return close();
+    // The TLS state (OpenSSL's, tens of KiB while a handshake runs) is made once the
+    // ClientHello starts to arrive: a client that connects and says nothing costs what a plain
+    // connection costs. Until then the timer bounds the wait.
+    arm_timer(clock::now() + limits_.read_timeout);
+    stream_.socket().async_wait(net::socket_base::wait_read,
+                                [self = shared_from_this(), g = ++wait_generation_](beast::error_code ec) {
+                                    if (g == self->wait_generation_) self->on_client_hello(ec);
+                                });
+}
+
+void http_connection::on_client_hello(beast::error_code ec) {
+    if (phase_ == phase::closed) return;
+    disarm_timer();
+    if (ec) {
+        metrics::global().tls_handshake_failed();
+        return close();
+    }
+    tls_ = std::make_unique<tls_channel>(stream_, std::move(tls_context_));
     stream_.expires_after(limits_.read_timeout);
     tls_->async_handshake([self = shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
 }
@@ -215,6 +233,7 @@ void http_connection::on_tls_body_read(beast::error_code ec, std::size_t bytes) 
     if (ec) return on_body_lost(ec.message().c_str());
     if (body_left_ > 0) return do_tls_body_read();
     disarm_timer();
+    tls_chunk_.reset();  // an idle keep-alive connection holds no body buffer
     on_body_complete();
 }
 
@@ -981,6 +1000,13 @@ void http_connection::on_timer() {
         return finish_request(service_->reject({bits_errc::session_busy, {}}, echo_session_id_));
     case phase::linger:
         return close();
+    case phase::header:
+        // A TLS client that connected and sent no ClientHello within read_timeout_s.
+        if (tls_context_ && !tls_) {
+            metrics::global().tls_handshake_failed();
+            return close();
+        }
+        return;
     default:
         return;
     }

@@ -114,6 +114,7 @@ private:
     // TLS listeners: a handshake (bounded by read_timeout_s) before the first request; then the
     // same request loop, every read and write going through tls_ (plain: straight to stream_).
     void do_handshake();
+    void on_client_hello(boost::beast::error_code ec);
     void on_handshake(boost::beast::error_code ec);
     using write_step = void (http_connection::*)(boost::beast::error_code, std::size_t);
     void async_write_buffer(boost::asio::const_buffer buffer, write_step next);
@@ -171,9 +172,11 @@ private:
     void on_cut();
 
     stream_type stream_;
-    std::unique_ptr<tls_channel> tls_;  // null on a plain listener
+    std::unique_ptr<tls_channel> tls_;  // null on a plain listener, and until the ClientHello
+    std::shared_ptr<boost::asio::ssl::context> tls_context_;  // a TLS listener's, until tls_ is made
     // TLS bodies are read asynchronously (OpenSSL decrypts into the buffer before the handler
-    // runs), so into a buffer of the connection's own, made at its first TLS body.
+    // runs), so into a buffer of the connection's own, made for each TLS body and given back
+    // once it is read.
     std::unique_ptr<char[]> tls_chunk_;
     timer_type timer_;  // body, lock, commit and linger deadlines
     boost::beast::flat_buffer buffer_;  // header bytes only; never larger than the header limit

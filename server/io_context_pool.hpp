@@ -26,13 +26,16 @@ public:
     // The next context, round robin, for a new connection. Safe from any thread.
     executor_type next_executor() noexcept;
 
-    // Runs every context, one on the calling thread, until stop().
+    // Runs every context, one on the calling thread, until stop(). An exception thrown by a
+    // handler is logged and its context runs on (run_context).
     void run();
     void stop();
     // Destroys the contexts and every handler still queued in them (call after run returned).
     void destroy();
 
 private:
+    void run_context(std::size_t index);
+
     std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
     std::vector<boost::asio::executor_work_guard<executor_type>> work_;
     std::atomic<std::size_t> next_{0};

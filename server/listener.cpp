@@ -14,8 +14,7 @@ namespace beast = boost::beast;
 
 listener::listener(io_context_pool& pool, const net::ip::tcp::endpoint& endpoint,
                    connection_shared shared, std::shared_ptr<tls_context_slot> tls)
-    : pool_(pool), acceptor_(pool.main_context()), retry_timer_(pool.main_context()),
-      shared_(shared), tls_(std::move(tls)) {
+    : pool_(pool), acceptor_(pool.main_context()), shared_(shared), tls_(std::move(tls)) {
     acceptor_.open(endpoint.protocol());
 #ifdef _WIN32
     // On Windows SO_REUSEADDR lets another process bind the same port (and steal connections):
@@ -28,6 +27,10 @@ listener::listener(io_context_pool& pool, const net::ip::tcp::endpoint& endpoint
     if (endpoint.address().is_v6()) acceptor_.set_option(net::ip::v6_only(true));
     acceptor_.bind(endpoint);
     acceptor_.listen(net::socket_base::max_listen_connections);
+    const auto local = acceptor_.local_endpoint();
+    const auto address = local.address();
+    pause_.emplace(acceptor_.get_executor(), (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) +
+                                                 ":" + std::to_string(local.port()));
 }
 
 net::ip::tcp::endpoint listener::local_endpoint() const { return acceptor_.local_endpoint(); }
@@ -38,38 +41,30 @@ void listener::stop() {
     net::post(acceptor_.get_executor(), [self = shared_from_this()] {
         beast::error_code ignored;
         self->acceptor_.close(ignored);
-        self->retry_timer_.cancel();
+        self->pause_->cancel();
     });
 }
 
-void listener::on_accept_retry(beast::error_code ec) {
-    if (ec) return;  // stopped
-    do_accept();
-}
-
 void listener::do_accept() {
-    acceptor_.async_accept(pool_.next_executor(),
-                           beast::bind_front_handler(&listener::on_accept, shared_from_this()));
+    if (!acceptor_.is_open()) return;  // stopped while a pause ran out
+    try {
+        acceptor_.async_accept(pool_.next_executor(),
+                               beast::bind_front_handler(&listener::on_accept, shared_from_this()));
+    } catch (const boost::system::system_error& e) {
+        // Starting an accept builds the new connection's socket object on its context; should
+        // that ever need a descriptor there is none of, accepting pauses as for a failed accept.
+        pause_->pause(e.code(), [self = shared_from_this()] { self->do_accept(); });
+    }
 }
 
 void listener::on_accept(beast::error_code ec, http_connection::socket_type socket) {
     if (ec == net::error::operation_aborted) return;  // stopped
     if (ec && ec != net::error::connection_aborted) {
-        // Out of file descriptors and the like: the pending connection stays in the backlog,
-        // so accepting again at once fails again at once. Pause, and warn once a second.
-        const auto now = std::chrono::steady_clock::now();
-        if (now - last_warning_ >= std::chrono::seconds(1)) {
-            beast::error_code ignored;
-            const auto local = acceptor_.local_endpoint(ignored);
-            spdlog::warn("accept failed on {}:{}: {}; pausing accepts for 100 ms", local.address().to_string(),
-                         local.port(), ec.message());
-            last_warning_ = now;
-        }
-        retry_timer_.expires_after(std::chrono::milliseconds(100));
-        retry_timer_.async_wait(beast::bind_front_handler(&listener::on_accept_retry, shared_from_this()));
-        return;
+        // Out of file descriptors and the like: see accept_pause.
+        return pause_->pause(ec, [self = shared_from_this()] { self->do_accept(); });
     }
     if (!ec) {
+        pause_->accepted();
         beast::error_code ignored;
         const auto peer = socket.remote_endpoint(ignored);
         auto ticket = ignored ? connection_ticket{}

@@ -1,16 +1,16 @@
 #pragma once
 // Accepts connections on one endpoint and hands each to its own http_connection.
 
+#include "server/accept_pause.hpp"
 #include "server/http_connection.hpp"
 #include "server/io_context_pool.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
-
 #include <memory>
+#include <optional>
 
 namespace bitsd::server {
 
@@ -32,12 +32,10 @@ public:
 private:
     void do_accept();
     void on_accept(boost::beast::error_code ec, http_connection::socket_type socket);
-    void on_accept_retry(boost::beast::error_code ec);
 
     io_context_pool& pool_;
     boost::asio::ip::tcp::acceptor acceptor_;
-    boost::asio::steady_timer retry_timer_;
-    std::chrono::steady_clock::time_point last_warning_{};
+    std::optional<accept_pause> pause_;  // made once the port is known (it names it)
     connection_shared shared_;
     std::shared_ptr<tls_context_slot> tls_;
     std::chrono::steady_clock::time_point last_refusal_warning_{};  // connections over the limits

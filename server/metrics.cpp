@@ -159,6 +159,9 @@ void metrics::render(std::string& out, const session_counts& sessions, const std
     header(out, "bitsd_tls_handshake_failures_total", "counter",
            "TLS handshakes that failed on TLS listeners (old versions, plain HTTP, scanners).");
     sample(out, "bitsd_tls_handshake_failures_total", "", tls_handshake_failures_.load(relaxed));
+    header(out, "bitsd_accept_pauses_total", "counter",
+           "Pauses of an acceptor after a failed accept (out of file descriptors or memory).");
+    sample(out, "bitsd_accept_pauses_total", "", accept_pauses_.load(relaxed));
 
     // Every reason from the start, at 0: an alert on a rate of failures needs the series.
     header(out, "bitsd_auth_failures_total", "counter",

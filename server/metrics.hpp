@@ -80,6 +80,9 @@ public:
     }
     void auth_verified() noexcept { auth_verifications_.fetch_add(1, relaxed); }
     void auth_cache_hit() noexcept { auth_cache_hits_.fetch_add(1, relaxed); }
+    // An acceptor paused after a failed accept (out of file descriptors, say): accept_pause.
+    void accept_paused() noexcept { accept_pauses_.fetch_add(1, relaxed); }
+    std::uint64_t accept_pauses() const noexcept { return accept_pauses_.load(relaxed); }
     void session_created() noexcept { sessions_created_.fetch_add(1, relaxed); }
     void session_completed() noexcept { sessions_completed_.fetch_add(1, relaxed); }
     void session_cancelled() noexcept { sessions_cancelled_.fetch_add(1, relaxed); }
@@ -116,6 +119,7 @@ private:
     std::array<counter, auth_failure_count> auth_failures_{};
     counter auth_verifications_{0};
     counter auth_cache_hits_{0};
+    counter accept_pauses_{0};
     counter sessions_created_{0};
     counter sessions_completed_{0};
     counter sessions_cancelled_{0};

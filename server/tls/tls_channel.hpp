@@ -1,7 +1,8 @@
 #pragma once
-// The TLS side of one http_connection: an OpenSSL stream (Boost.Asio ssl) over the
-// connection's own beast::basic_stream, so the stream's deadlines (expires_after) bound the
-// handshake and every TLS read and write as they bound plain ones. Non-template on purpose:
+// The TLS side of one http_connection: OpenSSL over a BIO of our own that reads from and writes
+// to the connection's own beast::basic_stream, so the stream's deadlines (expires_after) bound
+// the handshake and every TLS read and write as they bound plain ones, and bytes are buffered
+// only while in flight (tls_channel.cpp says why not Asio's ssl::stream). Non-template on purpose:
 // http_connection stays one class whose plain path is unchanged (a null tls_channel), and the
 // Asio ssl templates are compiled here only. Handlers are type-erased (std::function): one
 // allocation per TLS operation, which is small beside the cipher work.

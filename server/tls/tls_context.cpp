@@ -69,6 +69,10 @@ tls_context_ptr make_tls_context(const config::tls_files& files, const std::stri
                                     SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_SINGLE_ECDH_USE);
     // An idle keep-alive connection gives its read and write buffers back (about 34 KiB).
     SSL_CTX_set_mode(handle, SSL_MODE_RELEASE_BUFFERS);
+    // Resumption by ticket only (stateless: TLS 1.3, and TLS 1.2 clients that support
+    // tickets): a server-side cache would keep every TLS 1.2 session, up to 20,480 of about a
+    // KiB each, whether or not its client ever comes back.
+    SSL_CTX_set_session_cache_mode(handle, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_default_passwd_cb(handle, &no_passphrase);
     if (SSL_CTX_set_cipher_list(handle, tls12_ciphers) != 1) {
         return fail(key_path + ": cannot set the TLS 1.2 ciphers: " + openssl_reason());

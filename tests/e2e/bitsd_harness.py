@@ -275,7 +275,10 @@ class Server:
     """
 
     def __init__(self, testcase=None, *, fsync="none", max_fragment_size=32 * MIB,
-                 upload=None, extra=None, host_id=None, host_id_fallback_timeout_s=None):
+                 upload=None, extra=None, host_id=None, host_id_fallback_timeout_s=None,
+                 preexec_fn=None):
+        # Runs in the child before bitsd starts (e.g. resource.setrlimit for a lower file limit).
+        self.preexec_fn = preexec_fn
         self.root = tempfile.mkdtemp(prefix="bitsd-e2e-")
         self.data_dir = os.path.join(self.root, "data")
         self.files_dir = os.path.join(self.root, "files")
@@ -392,7 +395,7 @@ class Server:
         self.proc = subprocess.Popen(
             [binary, "--config", self.config_path],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            cwd=self.root, start_new_session=True)
+            cwd=self.root, start_new_session=True, preexec_fn=self.preexec_fn)
         _live_servers.add(self)
         self.starts += 1
         self._reader = threading.Thread(target=self._read_output, args=(self.proc,),

@@ -137,6 +137,16 @@ class TlsTest(BitsAssertions, unittest.TestCase):
         bad = [line for line in srv.log_lines() if "[error]" in line or "[critical]" in line]
         self.assertEqual(bad, [], srv.log_text())
 
+    def handshake_failures(self, srv):
+        """bitsd_tls_handshake_failures_total from /metrics."""
+        admin = http.client.HTTPConnection("127.0.0.1", srv.admin_port(), timeout=10)
+        self.addCleanup(admin.close)
+        admin.request("GET", "/metrics")
+        metrics = admin.getresponse().read().decode()
+        failures = re.search(r"^bitsd_tls_handshake_failures_total (\d+)$", metrics, re.M)
+        self.assertIsNotNone(failures, metrics)
+        return int(failures.group(1))
+
     def upload_over(self, conn, name, total, seed, fragment=64 * KIB):
         source = PatternSource(total, seed=seed)
         r = self.bits(conn, "Create-Session", name, extra={"BITS-Supported-Protocols": BITS_PROTOCOL_GUID})
@@ -213,13 +223,28 @@ class TlsTest(BitsAssertions, unittest.TestCase):
         self.upload_over(self.https(), "after.bin", 5 * KIB, seed=4)
         self.assert_no_error_lines(srv)
         # Counted for /metrics.
-        admin = http.client.HTTPConnection("127.0.0.1", srv.admin_port(), timeout=10)
-        self.addCleanup(admin.close)
-        admin.request("GET", "/metrics")
-        metrics = admin.getresponse().read().decode()
-        failures = re.search(r"^bitsd_tls_handshake_failures_total (\d+)$", metrics, re.M)
-        self.assertIsNotNone(failures, metrics)
-        self.assertGreaterEqual(int(failures.group(1)), 1)
+        self.assertGreaterEqual(self.handshake_failures(srv), 1)
+
+    def test_a_client_that_sends_no_client_hello_or_half_of_one_is_let_go_after_read_timeout_s(self):
+        srv = Server(self, extra={"read_timeout_s": 1, "listen": [
+            "127.0.0.1:0", {"address": "127.0.0.2:0", "tls": {"cert": self.live_cert, "key": self.live_key}}]})
+        srv.start()
+        self.tls_port = int(TLS_RE.search(wait_for_log(srv, TLS_RE.pattern, 0)).group(1))
+        silent = socket.create_connection(("127.0.0.2", self.tls_port), timeout=10)
+        self.addCleanup(silent.close)
+        half = socket.create_connection(("127.0.0.2", self.tls_port), timeout=10)
+        self.addCleanup(half.close)
+        half.sendall(bytes.fromhex("160301020001"))  # a record header and the first byte of a ClientHello
+        started = time.monotonic()
+        for s in (silent, half):
+            try:
+                self.assertEqual(s.recv(1), b"", "a stalled handshake got an answer")
+            except ConnectionResetError:
+                pass
+        self.assertLess(time.monotonic() - started, 8, "a stalled handshake was kept past read_timeout_s")
+        # Both counted; a real client is served meanwhile and after.
+        self.upload_over(self.https(), "after-stall.bin", 5 * KIB, seed=5)
+        self.assertGreaterEqual(self.handshake_failures(srv), 2)
 
     def test_plain_http_on_the_tls_port_is_dropped_and_the_daemon_keeps_serving(self):
         srv = self.start()

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -62,6 +63,7 @@ TEST_CASE("limits: the example file sets every key", "[config][limits][posix]") 
     REQUIRE_FALSE(error);
     CHECK(s.limits.max_connections == 10000);
     CHECK(s.limits.max_connections_per_client == 256);
+    CHECK(s.limits.max_admin_connections == 64);
     CHECK(s.limits.max_open_sessions_per_client == 1000);
     CHECK(s.limits.create_sessions_per_minute_per_client == 600);
     CHECK(s.limits.min_free_disk_bytes == 268435456);
@@ -113,18 +115,30 @@ TEST_CASE("limits: every bad value is refused with its key path", "[config][limi
     CHECK(s.limits.min_free_inodes == 10000);
 }
 
-TEST_CASE("limits.max_sync_deliveries: default, read, refused with its key path", "[config][limits]") {
-    cfg::settings s;
-    REQUIRE_FALSE(cfg::parse_json("{}", s));
-    CHECK(s.limits.max_sync_deliveries == 64);
-    REQUIRE_FALSE(cfg::parse_json(R"({"limits": {"max_sync_deliveries": 1}})", s));
-    CHECK(s.limits.max_sync_deliveries == 1);
-    // 0 would refuse every sync delivery: a typo, not a configuration.
-    CHECK(error_of(R"({"limits": {"max_sync_deliveries": 0}})") ==
-          "limits.max_sync_deliveries: expected a positive integer, got 0");
-    for (const char* bad : {"-1", "1.5", "\"5\"", "true", "null", "{}"}) {
-        CAPTURE(bad);
-        CHECK(error_of(std::string(R"({"limits": {"max_sync_deliveries": )") + bad + "}}")
-                  .rfind("limits.max_sync_deliveries: expected a positive integer", 0) == 0);
+// The limits that must be positive (0 would refuse every sync delivery, or every admin
+// connection: a typo, not a configuration), each with its default.
+TEST_CASE("limits: the positive-only keys: default, read, refused with their key path", "[config][limits]") {
+    struct positive_key {
+        const char* name;
+        std::uint64_t cfg::abuse_limits::*member;
+        std::uint64_t default_value;
+    };
+    for (const auto& key : {positive_key{"max_sync_deliveries", &cfg::abuse_limits::max_sync_deliveries, 64},
+                            positive_key{"max_admin_connections", &cfg::abuse_limits::max_admin_connections, 64}}) {
+        CAPTURE(key.name);
+        const std::string path = std::string("limits.") + key.name;
+        const auto with = [&](const std::string& value) {
+            return std::string(R"({"limits": {")") + key.name + "\": " + value + "}}";
+        };
+        cfg::settings s;
+        REQUIRE_FALSE(cfg::parse_json("{}", s));
+        CHECK(s.limits.*key.member == key.default_value);
+        REQUIRE_FALSE(cfg::parse_json(with("3"), s));
+        CHECK(s.limits.*key.member == 3);
+        CHECK(error_of(with("0")) == path + ": expected a positive integer, got 0");
+        for (const char* bad : {"-1", "1.5", "\"5\"", "true", "null", "{}"}) {
+            CAPTURE(bad);
+            CHECK(error_of(with(bad)).rfind(path + ": expected a positive integer", 0) == 0);
+        }
     }
 }
