@@ -4,6 +4,7 @@
 
 #include "config/abuse_limits.hpp"
 #include "config/auth_settings.hpp"
+#include "storage/data_dir_layout.hpp"
 
 #include <array>
 #include <cstdint>
@@ -74,12 +75,12 @@ struct upload_prefix {
     auth_settings auth;  // who may upload here (default: anyone)
 };
 
-// The folders bitsd itself keeps inside data_dir (the session store; later an outbox). A
-// destination inside one of them, equal to data_dir or containing it is refused at start-up:
-// clients would write where bitsd trusts what it finds. Any other folder inside data_dir (the
-// default <data_dir>/files) is a separate subtree and safe. storage/filesystem_store names
-// "sessions" itself; a new folder there must be added here.
-inline constexpr std::array<std::string_view, 1> data_dir_subfolders{{"sessions"}};
+// The names bitsd itself keeps inside data_dir (storage/data_dir_layout.hpp: the session store,
+// its lock and journal, the operator's retry requests). A destination that is or lies inside
+// one of them, equal to data_dir or containing it is refused at start-up: clients would write
+// where bitsd trusts what it finds. Any other folder inside data_dir (the default
+// <data_dir>/files) is a separate subtree and safe.
+inline constexpr const auto& data_dir_subfolders = storage::data_dir_layout::reserved;
 
 enum class fsync_mode { durable, none };
 enum class log_level { trace, debug, info, warn, error, critical, off };
