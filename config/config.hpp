@@ -51,7 +51,8 @@ struct retry_policy {
 
 struct notification_settings {
     notification_type type = notification_type::none;  // none: files only land in destination_dir
-    std::string url;  // absolute http(s) URL, or relative to the upload URL (resolved as IIS does)
+    // absolute http(s) URL, or relative to the upload URL on public_base_url (as IIS resolves it)
+    std::string url;
     std::uint64_t timeout_s = 120;  // the whole exchange; under the client's 5-minute limit
     delivery_mode delivery = delivery_mode::sync;
     retry_policy retry;
@@ -92,6 +93,11 @@ struct settings {
     std::uint64_t max_fragment_size = 32ull * 1024 * 1024;  // per request; larger -> 413
     std::optional<std::string> host_id;           // BITS-Host-Id on Create-Session Acks
     std::optional<std::uint64_t> host_id_fallback_timeout_s;  // only with host_id
+    // "https://bits.example.org": the URL clients reach bitsd at. Relative notification URLs
+    // resolve against it, and BITS-Original-Request-URL and the reply URL use it. Empty: the
+    // back-end is told the listener's own address, the reply URL uses the client's Host, and
+    // a relative notification URL is refused. Never the client's Host for the back-end.
+    std::string public_base_url;
     fsync_mode fsync = fsync_mode::durable;
     std::vector<upload_prefix> uploads;           // default: /uploads/ -> <data_dir>/files
     std::uint64_t read_timeout_s = 120;           // a whole header; a body's base deadline

@@ -24,6 +24,7 @@ std::error_code build_attempt_request(const attempt_input& input, std::int64_t u
     const auto& record = input.record;
     protocol::notification_input n;
     n.upload = {record.upload_scheme, record.upload_host, record.upload_target};
+    n.public_base_url = input.settings.public_base_url;
     n.notification_url = input.settings.url;
     n.type = input.settings.type;
     n.request_data_file = input.data_file;
@@ -37,9 +38,7 @@ std::error_code build_attempt_request(const attempt_input& input, std::int64_t u
     http_request request = http_request::post_of(notification);
     if (input.settings.signing_secret) {
         const auto signer = request_signature::from_secret(*input.settings.signing_secret);
-        const std::string value = signer.header_value(
-            unix_time, protocol::idempotency_key_value(record.idempotency_key),
-            protocol::repr_digest_value(record.sha256_base64));
+        const std::string value = signer.header_value(unix_time, "POST", request.target, request.headers);
         // Before Content-Length, which post_of keeps last.
         auto position = request.headers.end();
         if (!request.headers.empty() && request.headers.back().first == "Content-Length") --position;

@@ -22,7 +22,10 @@ namespace bitsd::delivery {
 // The configuration's values for one upload prefix, the secret file already read.
 struct delivery_settings {
     protocol::notification_type type = protocol::notification_type::reference;
-    std::string url;  // absolute http(s) or relative to the upload URL (resolved as IIS does)
+    std::string url;  // absolute http(s), or relative to the upload URL on public_base_url
+    // config public_base_url ("https://bits.example.org") or empty: what relative URLs resolve
+    // against and BITS-Original-Request-URL names (protocol::notification_input).
+    std::string public_base_url;
     std::chrono::seconds timeout{120};
     std::optional<std::string> signing_secret;  // the trimmed secret; nullopt: no signature
 };

@@ -40,7 +40,32 @@ constexpr std::uint32_t context_application = 0x7;
 constexpr unsigned given_up_status = 403;
 constexpr std::uint32_t given_up_hresult = 0x80190193;
 
+// The reply URL goes back to the client that uploaded: on the public base when configured,
+// else on the Host that client sent, or on the listener's address when that Host is none.
+std::error_code build_reply_url_for(const config::settings& settings, const storage::delivery_record& d,
+                                    const std::string& client_host, const std::string& reply_path,
+                                    std::string& out) {
+    std::string scheme;
+    std::string authority;
+    if (!settings.public_base_url.empty() &&
+        protocol::parse_public_base_url(settings.public_base_url, scheme, authority)) {
+        return protocol::build_reply_url({scheme, authority, d.upload_target}, reply_path, out);
+    }
+    const auto ec = protocol::build_reply_url({d.upload_scheme, client_host, d.upload_target}, reply_path, out);
+    if (ec != protocol::notification_errc::bad_upload_url) return ec;
+    return protocol::build_reply_url({d.upload_scheme, d.upload_host, d.upload_target}, reply_path, out);
+}
+
 }  // namespace
+
+std::string url_authority(const boost::asio::ip::tcp::endpoint& endpoint) {
+    const auto address = endpoint.address();
+    const auto port = std::to_string(endpoint.port());
+    if (address.is_v4()) return address.to_string() + ":" + port;
+    // A scope id ("%eth0") has no place in a URL's authority without escaping; it is dropped.
+    const auto bare = boost::asio::ip::make_address_v6(address.to_v6().to_bytes());
+    return "[" + bare.to_string() + "]:" + port;
+}
 
 std::optional<std::string> load_delivery_settings(
     const config::settings& settings, std::vector<std::optional<delivery::delivery_settings>>& out) {
@@ -55,6 +80,7 @@ std::optional<std::string> load_delivery_settings(
         d.type = n.type == config::notification_type::value ? protocol::notification_type::value
                                                             : protocol::notification_type::reference;
         d.url = n.url;
+        d.public_base_url = settings.public_base_url;
         d.timeout = std::chrono::seconds(n.timeout_s);
         if (!n.signing_secret_file.empty()) {
             delivery::request_signature signer;
@@ -190,7 +216,7 @@ std::error_code delivery_coordinator::finalise(const std::string& id, const requ
     d.finalised_unix = now_unix();
     d.next_attempt_unix = d.finalised_unix;
     d.upload_scheme = origin.scheme;
-    d.upload_host = origin.host;
+    d.upload_host = origin.local;  // never the client's Host: the back-end acts on this record
     d.upload_target = origin.target;
     if ((ec = store_.update(info.metadata))) return ec;
     spdlog::info("session {}: finalised ({} bytes, sha-256 {}, key {})", id, info.received,
@@ -253,6 +279,7 @@ fragment_result delivery_coordinator::on_complete(const protocol::packet& fragme
     job.input.record = d;
     job.success_ack = std::move(ack);
     job.echo_session_id = fragment.sent_session_id;
+    job.client_host = origin.host;
     result.delivery = std::move(job);
     return result;
 }
@@ -314,8 +341,7 @@ protocol::response delivery_coordinator::record_attempt(const sync_delivery& job
         if (verdict.reply == protocol::reply_source::static_url) {
             d.reply_url = verdict.static_reply_url;
         } else {
-            const protocol::upload_url upload{d.upload_scheme, d.upload_host, d.upload_target};
-            if (const auto ec = protocol::build_reply_url(upload, reply_path(id), d.reply_url)) {
+            if (const auto ec = build_reply_url_for(*now->settings, d, job.client_host, reply_path(id), d.reply_url)) {
                 spdlog::warn("session {}: no reply URL: {}", id, ec.message());
                 d.reply_url.clear();
             }

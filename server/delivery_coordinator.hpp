@@ -29,6 +29,7 @@
 #include "storage/session_store.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -45,19 +46,25 @@ class content_digest;
 
 namespace bitsd::server {
 
-// Where the client sent a request: the request's scheme, its Host header and its target with
-// the query (what BITS-Original-Request-URL and BITS-Reply-URL are built from).
+// Where the client sent a request: the request's scheme, its target with the query, the
+// listener's own address (what the back-end is told when no public_base_url is set) and the
+// client's Host header (only ever in the reply URL handed back to that client).
 struct request_origin {
     std::string scheme = "http";
-    std::string host;
+    std::string host;    // the client's Host header, as sent (may be empty or no authority)
     std::string target;
+    std::string local;   // the listener's address the request came in on: "127.0.0.1:8080", "[::1]:8080"
 };
+
+// "a.b.c.d:port" or "[v6]:port" (without a scope id): an endpoint as a URL's authority.
+std::string url_authority(const boost::asio::ip::tcp::endpoint& endpoint);
 
 // A synchronous delivery for the connection to run before it answers the final fragment.
 struct sync_delivery {
     delivery::attempt_input input;
     protocol::response success_ack;  // the final fragment's Ack, before BITS-Reply-URL
     std::optional<std::string> echo_session_id;
+    std::string client_host;  // the final fragment's Host: the reply URL goes back to that client
 };
 
 // What finish_fragment decided: an answer now, or a delivery to run first.

@@ -93,13 +93,20 @@ TEST_CASE("delivery: minted idempotency keys are 128-bit lower-case hex tokens, 
 }
 
 TEST_CASE("delivery: an attempt by reference carries the record's key, digest and location", "[delivery]") {
-    const auto input = sample_input("notify?x=1", protocol::notification_type::reference);
+    auto input = sample_input("notify?x=1", protocol::notification_type::reference);
+    input.settings.public_base_url = "https://public.example:8443";
     http_request request;
     REQUIRE_FALSE(build_attempt_request(input, 1700000000, request));
-    CHECK(request.host == "bits.example");
-    CHECK(request.port == 8080);
+    CHECK(request.host == "public.example");
+    CHECK(request.port == 8443);
     CHECK(request.target == "/uploads/notify?x=1&tenant=7");
-    CHECK(header(request.headers, "BITS-Original-Request-URL") == "http://bits.example:8080/uploads/a.bin?tenant=7");
+    CHECK(header(request.headers, "BITS-Original-Request-URL") ==
+          "https://public.example:8443/uploads/a.bin?tenant=7");
+    // Without a public base, a relative notification URL resolves against nothing.
+    input.settings.public_base_url.clear();
+    CHECK(build_attempt_request(input, 1700000000, request) == protocol::notification_errc::needs_public_base_url);
+    input.settings.url = "http://backend.internal/ingest";
+    REQUIRE_FALSE(build_attempt_request(input, 1700000000, request));
     CHECK(header(request.headers, "BITS-Request-DataFile-Name") == input.data_file);
     CHECK(header(request.headers, "BITS-Response-DataFile-Name") == input.response_file);
     CHECK(header(request.headers, "Idempotency-Key") == "\"0123456789abcdef0123456789abcdef\"");
@@ -121,10 +128,13 @@ TEST_CASE("delivery: an attempt by value streams the data file and saves the rep
     CHECK(request.body_length == 5);
     CHECK(request.reply_file == input.response_file);
     CHECK(header(request.headers, "BITS-Request-DataFile-Name") == "<absent>");
-    const auto expected = request_signature::from_secret("s3cret").header_value(
-        1700000000, "\"0123456789abcdef0123456789abcdef\"",
-        "sha-256=:LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=:");
+    auto unsigned_headers = request.headers;
+    unsigned_headers.erase(unsigned_headers.end() - 2);  // the signature, just before Content-Length
+    const auto expected =
+        request_signature::from_secret("s3cret").header_value(1700000000, "POST", request.target, unsigned_headers);
     CHECK(header(request.headers, "BITS-Signature") == expected);
+    CHECK(expected.find(",v1=") != std::string::npos);
+    CHECK(expected.find(",v2=") != std::string::npos);
     CHECK(request.headers.back().first == "Content-Length");  // the signature goes before it
 }
 
