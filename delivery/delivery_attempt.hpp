@@ -15,6 +15,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace bitsd::delivery {
@@ -46,6 +47,14 @@ struct attempt_input {
 // the verdict is then unused and the caller answers 500 (context 0x5) and tries again later.
 using attempt_handler =
     std::function<void(protocol::delivery_verdict verdict, std::error_code local_error)>;
+
+// Whether an upload to `upload_target` (origin-form, with its query) can be notified with these
+// settings: the error build_attempt_request would give for it (a too-long URL), or none.
+std::error_code check_deliverable(const delivery_settings& settings, std::string_view upload_target);
+
+// A local_error no later attempt can fix (the notification cannot be built from this record
+// and configuration): the delivery is given up at once instead of retried for days.
+bool is_permanent_local_failure(const std::error_code& ec);
 
 // Starts the attempt; `done` runs exactly once, on the client's io_context.
 void run_delivery_attempt(http_client& client, const attempt_input& input, attempt_handler done);

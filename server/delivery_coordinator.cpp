@@ -23,7 +23,11 @@ using storage::delivery_state;
 std::int64_t now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 delivery_outcome_label outcome_label(const protocol::delivery_verdict& verdict, std::error_code local_error) {
-    if (local_error) return delivery_outcome_label::failed_transient;  // answered 500, retried
+    if (local_error) {
+        // Answered 500 and retried, or given up when no retry can help.
+        return delivery::is_permanent_local_failure(local_error) ? delivery_outcome_label::failed_fatal
+                                                                 : delivery_outcome_label::failed_transient;
+    }
     switch (verdict.outcome) {
     case protocol::delivery_outcome::delivered: return delivery_outcome_label::delivered;
     case protocol::delivery_outcome::failed_fatal: return delivery_outcome_label::failed_fatal;
@@ -148,6 +152,14 @@ bool delivery_coordinator::snapshot::async(std::size_t prefix_index) const {
 
 bool delivery_coordinator::any_enabled() const { return current()->any_enabled; }
 
+std::error_code delivery_coordinator::check_deliverable(const std::string& url_prefix,
+                                                        std::string_view target) const {
+    const auto now = current();
+    const auto prefix_index = now->notifying(url_prefix);
+    if (!prefix_index) return {};
+    return delivery::check_deliverable(*now->per_prefix[*prefix_index], target);
+}
+
 bool delivery_coordinator::enabled(const std::string& url_prefix) const {
     return current()->notifying(url_prefix).has_value();
 }
@@ -246,10 +258,17 @@ fragment_result delivery_coordinator::on_complete(const protocol::packet& fragme
     storage::session_info info;
     if (const auto ec = store_.info(id, info)) return internal(ec, "reading the session to deliver it");
     auto& d = info.metadata.delivery;
+    const auto& settings = *now->per_prefix[*prefix_index];
     if (d.state == delivery_state::none) {
+        // This fragment's URL is what the notification names: one that can never be notified
+        // is refused now (400, fatal for the job) rather than finalised and failed at every try.
+        if (const auto ec = delivery::check_deliverable(settings, origin.target)) {
+            spdlog::info("session {}: {} cannot be notified: {}", id, origin.target, ec.message());
+            result.response = now->engine.error_response(bits_errc::url_not_deliverable, fragment.sent_session_id);
+            return result;
+        }
         if (const auto ec = finalise(id, origin, info)) return internal(ec, "finalising");
     }
-    const auto& settings = *now->per_prefix[*prefix_index];
     const bool async = now->async(*prefix_index);
 
     if (d.state == delivery_state::delivered || d.state == delivery_state::dead_lettered) {
@@ -325,7 +344,17 @@ protocol::response delivery_coordinator::record_attempt(const sync_delivery& job
     }
     auto& d = info.metadata.delivery;
     protocol::response answer;
-    if (local_error) {
+    if (local_error && delivery::is_permanent_local_failure(local_error)) {
+        // No later attempt can build this notification: given up now, and the client stopped.
+        d.state = delivery_state::dead_lettered;
+        d.last_error = "local: " + local_error.message();
+        const auto refusal = protocol::answer_for(make_error_code(bits_errc::url_not_deliverable));
+        d.failed_status = refusal.http_status;
+        d.failed_hresult = refusal.hresult;
+        spdlog::error("session {}: delivery given up on attempt {} ({}): {}", id, d.attempts, session_dir(id),
+                      local_error.message());
+        answer = now->engine.error_response(bits_errc::url_not_deliverable, job.echo_session_id);
+    } else if (local_error) {
         d.state = delivery_state::finalised;
         d.last_error = "local: " + local_error.message();
         spdlog::error("session {}: delivery attempt {} failed here ({}): {}", id, d.attempts, session_dir(id),

@@ -107,6 +107,11 @@ public:
     bool enabled(const std::string& url_prefix) const;
     bool any_enabled() const;
 
+    // Whether an upload to `target` (with its query) under `url_prefix` can be notified: an
+    // error (a protocol::notification_errc) when its notification could never be built, so
+    // that the request is refused up front instead of failing at every delivery attempt.
+    std::error_code check_deliverable(const std::string& url_prefix, std::string_view target) const;
+
     // ---- blocking pool, session lock held ----
 
     // The digest to feed with bytes appended at `offset` (rebuilt from the data file when it

@@ -3,6 +3,7 @@
 
 #include "delivery/content_digest.hpp"
 #include "delivery/delivery_attempt.hpp"
+#include "delivery/delivery_error.hpp"
 #include "delivery/request_signature.hpp"
 
 #include "backend_process.hpp"
@@ -143,6 +144,33 @@ TEST_CASE("delivery: an attempt whose notification cannot be built is a local er
     input.record.upload_host = "bad host";
     const auto result = attempt(input);
     CHECK(result.local_error);
+    // The same record fails the same way every time: nothing for a retry to fix.
+    CHECK(is_permanent_local_failure(result.local_error));
+}
+
+TEST_CASE("delivery: which local failures no retry can fix", "[delivery]") {
+    CHECK(is_permanent_local_failure(protocol::notification_errc::url_too_long));
+    CHECK(is_permanent_local_failure(protocol::notification_errc::bad_upload_url));
+    CHECK(is_permanent_local_failure(delivery_errc::bad_url));
+    CHECK(is_permanent_local_failure(delivery_errc::bad_header));
+    CHECK_FALSE(is_permanent_local_failure(delivery_errc::body_file_unreadable));
+    CHECK_FALSE(is_permanent_local_failure(delivery_errc::reply_file_unwritable));
+    CHECK_FALSE(is_permanent_local_failure(delivery_errc::client_stopped));
+    CHECK_FALSE(is_permanent_local_failure(std::make_error_code(std::errc::no_space_on_device)));
+}
+
+TEST_CASE("delivery: whether an upload URL can be notified is known before the upload", "[delivery]") {
+    delivery_settings settings;
+    settings.url = "http://backend.internal/ingest";
+    CHECK_FALSE(check_deliverable(settings, "/uploads/a{b}.bin?x=|"));
+    CHECK_FALSE(check_deliverable(settings, "/uploads/caf\xC3\xA9.bin"));
+    // The upload's query is carried into the notification URL, which IIS caps at 2,200.
+    CHECK(check_deliverable(settings, "/uploads/a.bin?" + std::string(2200, 'q')) ==
+          protocol::notification_errc::url_too_long);
+    settings.url = "notify.asp";
+    CHECK(check_deliverable(settings, "/uploads/a.bin") == protocol::notification_errc::needs_public_base_url);
+    settings.public_base_url = "https://bits.example.org";
+    CHECK_FALSE(check_deliverable(settings, "/uploads/a.bin"));
 }
 
 TEST_CASE("delivery: attempts against a real back-end: 2xx delivered, 503 transient, 404 fatal, refused unreachable", "[delivery]") {
