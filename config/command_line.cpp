@@ -227,6 +227,9 @@ command_result parse(int argc, const char* const* argv, const environment& env) 
     if (auto error = check_basic_needs_tls(s)) {
         return failure((config_file.empty() ? "" : config_file + ": ") + error->message);
     }
+    if (auto error = check_public_base_url(s)) {
+        return failure((config_file.empty() ? "" : config_file + ": ") + error->message);
+    }
 
     command_result result;
     result.config = std::move(s);

@@ -53,6 +53,7 @@ std::optional<config_error> parse_json(const std::string& json_text, settings& o
     if (auto error = read_json_settings(json_text, result)) return error;
     apply_defaults(result);
     if (auto error = check_basic_needs_tls(result)) return error;
+    if (auto error = check_public_base_url(result)) return error;
     out = std::move(result);
     return std::nullopt;
 }

@@ -4,6 +4,7 @@
 
 #include "config/abuse_limits.hpp"
 #include "config/auth_settings.hpp"
+#include "storage/data_dir_layout.hpp"
 
 #include <array>
 #include <cstdint>
@@ -50,7 +51,8 @@ struct retry_policy {
 
 struct notification_settings {
     notification_type type = notification_type::none;  // none: files only land in destination_dir
-    std::string url;  // absolute http(s) URL, or relative to the upload URL (resolved as IIS does)
+    // absolute http(s) URL, or relative to the upload URL on public_base_url (as IIS resolves it)
+    std::string url;
     std::uint64_t timeout_s = 120;  // the whole exchange; under the client's 5-minute limit
     delivery_mode delivery = delivery_mode::sync;
     retry_policy retry;
@@ -74,12 +76,12 @@ struct upload_prefix {
     auth_settings auth;  // who may upload here (default: anyone)
 };
 
-// The folders bitsd itself keeps inside data_dir (the session store; later an outbox). A
-// destination inside one of them, equal to data_dir or containing it is refused at start-up:
-// clients would write where bitsd trusts what it finds. Any other folder inside data_dir (the
-// default <data_dir>/files) is a separate subtree and safe. storage/filesystem_store names
-// "sessions" itself; a new folder there must be added here.
-inline constexpr std::array<std::string_view, 1> data_dir_subfolders{{"sessions"}};
+// The names bitsd itself keeps inside data_dir (storage/data_dir_layout.hpp: the session store,
+// its lock and journal, the operator's retry requests). A destination that is or lies inside
+// one of them, equal to data_dir or containing it is refused at start-up: clients would write
+// where bitsd trusts what it finds. Any other folder inside data_dir (the default
+// <data_dir>/files) is a separate subtree and safe.
+inline constexpr const auto& data_dir_subfolders = storage::data_dir_layout::reserved;
 
 enum class fsync_mode { durable, none };
 enum class log_level { trace, debug, info, warn, error, critical, off };
@@ -91,6 +93,11 @@ struct settings {
     std::uint64_t max_fragment_size = 32ull * 1024 * 1024;  // per request; larger -> 413
     std::optional<std::string> host_id;           // BITS-Host-Id on Create-Session Acks
     std::optional<std::uint64_t> host_id_fallback_timeout_s;  // only with host_id
+    // "https://bits.example.org": the URL clients reach bitsd at. Relative notification URLs
+    // resolve against it, and BITS-Original-Request-URL and the reply URL use it. Empty: the
+    // back-end is told the listener's own address, the reply URL uses the client's Host, and
+    // a relative notification URL is refused. Never the client's Host for the back-end.
+    std::string public_base_url;
     fsync_mode fsync = fsync_mode::durable;
     std::vector<upload_prefix> uploads;           // default: /uploads/ -> <data_dir>/files
     std::uint64_t read_timeout_s = 120;           // a whole header; a body's base deadline

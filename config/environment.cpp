@@ -1,5 +1,6 @@
 #include "config/environment.hpp"
 
+#include "config/json_reader.hpp"
 #include "config/listen_list.hpp"
 #include "config/operations_keys.hpp"
 
@@ -79,6 +80,11 @@ std::optional<config_error> apply_environment(const environment& env, settings& 
     if (const auto admin = lookup(env, "BITSD_ADMIN_LISTEN")) {
         if (auto why = parse_admin_listen(*admin, result.admin_listen)) {
             return config_error{"BITSD_ADMIN_LISTEN \"" + *admin + "\": " + *why};
+        }
+    }
+    if (const auto base = lookup(env, "BITSD_PUBLIC_BASE_URL")) {
+        if (auto why = read_public_base_url(*base, result.public_base_url)) {
+            return config_error{"BITSD_PUBLIC_BASE_URL: " + *why};
         }
     }
     s = std::move(result);

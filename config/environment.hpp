@@ -21,7 +21,8 @@ environment process_environment();
 std::optional<std::string> config_file_from(const environment& env);
 
 // Applies BITSD_LISTEN (comma-separated HOST:PORT list, replaces "listen"), BITSD_DATA_DIR
-// (as --data-dir), BITSD_LOG_LEVEL, BITSD_LOG_FORMAT and BITSD_ADMIN_LISTEN ("off" or HOST:PORT) over `s`. On error (one line naming the variable) `s` is
+// (as --data-dir), BITSD_LOG_LEVEL, BITSD_LOG_FORMAT, BITSD_ADMIN_LISTEN ("off" or HOST:PORT)
+// and BITSD_PUBLIC_BASE_URL over `s`. On error (one line naming the variable) `s` is
 // unchanged.
 std::optional<config_error> apply_environment(const environment& env, settings& s);
 

@@ -147,11 +147,13 @@ std::optional<config_error> read_threads(const json& value, const std::string& p
 }
 
 // Why a notification URL is unusable, or nullopt: checked the way it will be used, resolved
-// against a made-up upload URL by the notification rules.
+// against a made-up upload URL by the notification rules (whether a relative one has its
+// public_base_url is checked once every source of settings is read: check_public_base_url).
 std::optional<std::string> notification_url_problem(const std::string& url) {
     if (url.empty()) return "must not be empty";
     protocol::notification_input input;
     input.upload = {"http", "bitsd.invalid", "/uploads/file"};
+    input.public_base_url = "http://bitsd.invalid";
     input.notification_url = url;
     protocol::notification_request request;
     const auto ec = protocol::build_notification(input, request);
@@ -375,6 +377,11 @@ std::optional<config_error> read_document(const json& doc, settings& s) {
             if (!error) s.host_id_fallback_timeout_s = seconds;
         } else if (key == "fsync") {
             error = read_fsync(value, key, s.fsync);
+        } else if (key == "public_base_url") {
+            if (!value.is_string()) return type_error(key, "a URL string such as \"https://bits.example.org\"", value);
+            if (auto why = read_public_base_url(value.get<std::string>(), s.public_base_url)) {
+                return error_at(key, *why);
+            }
         } else if (key == "uploads") {
             error = read_uploads(value, key, s.uploads);
         } else if (key == "read_timeout_s") {
@@ -428,6 +435,31 @@ std::string parser_message(const char* what) {
 }
 
 }  // namespace
+
+std::optional<std::string> read_public_base_url(const std::string& text, std::string& out) {
+    std::string scheme;
+    std::string authority;
+    if (!protocol::parse_public_base_url(text, scheme, authority)) {
+        return "must be an http:// or https:// URL of a host with an optional port, without "
+               "userinfo, path, query or fragment (e.g. \"https://bits.example.org\"), got " +
+               json_quoted(text);
+    }
+    out = scheme + "://" + authority;
+    return std::nullopt;
+}
+
+std::optional<config_error> check_public_base_url(const settings& s) {
+    if (!s.public_base_url.empty()) return std::nullopt;
+    for (std::size_t i = 0; i < s.uploads.size(); ++i) {
+        const auto& n = s.uploads[i].notification;
+        if (n.type == notification_type::none || protocol::is_absolute_reference(n.url)) continue;
+        return config_error{"uploads[" + std::to_string(i) + "].notification.url: the relative URL " +
+                            json_quoted(n.url) +
+                            " needs public_base_url to resolve against (it is never resolved against "
+                            "the Host a client sends); set public_base_url or write the URL absolute"};
+    }
+    return std::nullopt;
+}
 
 std::optional<config_error> read_json_settings(const std::string& json_text, settings& out) {
     try {

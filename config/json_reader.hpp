@@ -16,4 +16,12 @@ namespace bitsd::config {
 // explicitly empty array is an error here). On error `out` is unchanged.
 std::optional<config_error> read_json_settings(const std::string& json_text, settings& out);
 
+// public_base_url (from the file or BITSD_PUBLIC_BASE_URL): the reason it is unusable, or
+// nullopt and `out` set to "scheme://host[:port]" (a final '/' dropped).
+std::optional<std::string> read_public_base_url(const std::string& text, std::string& out);
+
+// A relative notification URL without public_base_url: the error naming the upload's key.
+// Called once file, environment and flags are applied.
+std::optional<config_error> check_public_base_url(const settings& s);
+
 }  // namespace bitsd::config

@@ -73,6 +73,7 @@ reload_plan plan_reload(const settings& running, const settings& candidate) {
     note("uploads", &settings::uploads);
     note("max_fragment_size", &settings::max_fragment_size);
     note("host_id", &settings::host_id);
+    note("public_base_url", &settings::public_base_url);
     note("host_id_fallback_timeout_s", &settings::host_id_fallback_timeout_s);
     note("read_timeout_s", &settings::read_timeout_s);
     note("idle_timeout_s", &settings::idle_timeout_s);

@@ -19,11 +19,19 @@ constexpr std::uint64_t reply_limit = 64ull * 1024 * 1024;
 
 }  // namespace
 
+bool is_permanent_local_failure(const std::error_code& ec) {
+    // The notification cannot be built from the record and the configuration, or the HTTP
+    // client refuses the request as built: the same inputs fail the same way every time.
+    return ec.category() == protocol::notification_category() || ec == delivery_errc::bad_url ||
+           ec == delivery_errc::bad_header;
+}
+
 std::error_code build_attempt_request(const attempt_input& input, std::int64_t unix_time,
                                       http_request& out) {
     const auto& record = input.record;
     protocol::notification_input n;
     n.upload = {record.upload_scheme, record.upload_host, record.upload_target};
+    n.public_base_url = input.settings.public_base_url;
     n.notification_url = input.settings.url;
     n.type = input.settings.type;
     n.request_data_file = input.data_file;
@@ -37,9 +45,7 @@ std::error_code build_attempt_request(const attempt_input& input, std::int64_t u
     http_request request = http_request::post_of(notification);
     if (input.settings.signing_secret) {
         const auto signer = request_signature::from_secret(*input.settings.signing_secret);
-        const std::string value = signer.header_value(
-            unix_time, protocol::idempotency_key_value(record.idempotency_key),
-            protocol::repr_digest_value(record.sha256_base64));
+        const std::string value = signer.header_value(unix_time, "POST", request.target, request.headers);
         // Before Content-Length, which post_of keeps last.
         auto position = request.headers.end();
         if (!request.headers.empty() && request.headers.back().first == "Content-Length") --position;
@@ -54,6 +60,21 @@ std::error_code build_attempt_request(const attempt_input& input, std::int64_t u
     request.overall_timeout = input.settings.timeout;
     out = std::move(request);
     return {};
+}
+
+std::error_code check_deliverable(const delivery_settings& settings, std::string_view upload_target) {
+    // Everything but the URL is a stand-in of the longest form it takes.
+    attempt_input input;
+    input.settings = settings;
+    input.settings.signing_secret.reset();
+    input.session_id = "{00000000-0000-0000-0000-000000000000}";
+    input.record.upload_scheme = "https";
+    input.record.upload_host = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535";
+    input.record.upload_target = std::string(upload_target);
+    input.record.idempotency_key = std::string(32, '0');
+    input.record.sha256_base64 = std::string(44, 'A');
+    http_request request;
+    return build_attempt_request(input, 0, request);
 }
 
 void run_delivery_attempt(http_client& client, const attempt_input& input, attempt_handler done) {

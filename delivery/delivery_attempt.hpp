@@ -15,6 +15,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace bitsd::delivery {
@@ -22,7 +23,10 @@ namespace bitsd::delivery {
 // The configuration's values for one upload prefix, the secret file already read.
 struct delivery_settings {
     protocol::notification_type type = protocol::notification_type::reference;
-    std::string url;  // absolute http(s) or relative to the upload URL (resolved as IIS does)
+    std::string url;  // absolute http(s), or relative to the upload URL on public_base_url
+    // config public_base_url ("https://bits.example.org") or empty: what relative URLs resolve
+    // against and BITS-Original-Request-URL names (protocol::notification_input).
+    std::string public_base_url;
     std::chrono::seconds timeout{120};
     std::optional<std::string> signing_secret;  // the trimmed secret; nullopt: no signature
 };
@@ -43,6 +47,14 @@ struct attempt_input {
 // the verdict is then unused and the caller answers 500 (context 0x5) and tries again later.
 using attempt_handler =
     std::function<void(protocol::delivery_verdict verdict, std::error_code local_error)>;
+
+// Whether an upload to `upload_target` (origin-form, with its query) can be notified with these
+// settings: the error build_attempt_request would give for it (a too-long URL), or none.
+std::error_code check_deliverable(const delivery_settings& settings, std::string_view upload_target);
+
+// A local_error no later attempt can fix (the notification cannot be built from this record
+// and configuration): the delivery is given up at once instead of retried for days.
+bool is_permanent_local_failure(const std::error_code& ec);
 
 // Starts the attempt; `done` runs exactly once, on the client's io_context.
 void run_delivery_attempt(http_client& client, const attempt_input& input, attempt_handler done);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 
 namespace bitsd::delivery {
@@ -25,7 +26,36 @@ std::string_view trim_blanks(std::string_view s) noexcept {
     return s.substr(first, last - first + 1);
 }
 
+bool same_name(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string_view value_of(const protocol::header_list& headers, std::string_view name) {
+    for (const auto& [key, value] : headers) {
+        if (same_name(key, name)) return value;
+    }
+    return {};
+}
+
 }  // namespace
+
+std::string canonical_request(std::int64_t unix_time, std::string_view method, std::string_view target,
+                              const protocol::header_list& headers) {
+    std::string text = std::to_string(unix_time);
+    text.append("\n").append(method).append("\n").append(target);
+    for (const auto name : signed_headers) {
+        text += '\n';
+        for (const char c : name) text += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        text.append(":").append(value_of(headers, name));
+    }
+    return text;
+}
 
 std::error_code request_signature::load(const std::string& path, request_signature& out) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -63,13 +93,15 @@ request_signature request_signature::from_secret(std::string secret) {
     return signature;
 }
 
-std::string request_signature::header_value(std::int64_t unix_time, std::string_view idempotency_key,
-                                            std::string_view repr_digest) const {
+std::string request_signature::header_value(std::int64_t unix_time, std::string_view method,
+                                            std::string_view target,
+                                            const protocol::header_list& headers) const {
     const auto t = std::to_string(unix_time);
-    std::string message;
-    message.reserve(t.size() + idempotency_key.size() + repr_digest.size() + 2);
-    message.append(t).append(".").append(idempotency_key).append(".").append(repr_digest);
-    return "t=" + t + ",v1=" + hmac_sha256_hex(secret_, message);
+    std::string v1_message = t;
+    v1_message.append(".").append(value_of(headers, "Idempotency-Key"));
+    v1_message.append(".").append(value_of(headers, "Repr-Digest"));
+    return "t=" + t + ",v1=" + hmac_sha256_hex(secret_, v1_message) +
+           ",v2=" + hmac_sha256_hex(secret_, canonical_request(unix_time, method, target, headers));
 }
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view message) {

@@ -1,23 +1,37 @@
 #pragma once
 // The signature on every delivery when `signing_secret_file` is set, so that a back-end can tell
-// bitsd's POSTs from anyone else's:
+// bitsd's POSTs from anyone else's, and a captured one from one altered on the way:
 //
-//   BITS-Signature: t=<unix seconds>,v1=<64 lower-case hex digits>
+//   BITS-Signature: t=<unix seconds>,v1=<64 hex digits>,v2=<64 hex digits>
 //
-// v1 = HMAC-SHA256(secret, "<t>.<Idempotency-Key value>.<Repr-Digest value>"), the two header
-// values exactly as sent (the key in its double quotes, Repr-Digest with its "sha-256=:...:"
-// wrapping). The timestamp is the
-// attempt's, so every attempt has a fresh signature while the key stays the same; a back-end
-// refuses signatures older than a few minutes to stop replays. Verifying, in Python:
+// v2 = HMAC-SHA256(secret, the canonical text of everything the back-end acts on): the lines
 //
-//   fields = dict(p.split("=", 1) for p in headers["BITS-Signature"].split(","))
-//   message = f'{fields["t"]}.{headers["Idempotency-Key"]}.{headers["Repr-Digest"]}'.encode()
-//   good = hmac.compare_digest(hmac.new(secret, message, hashlib.sha256).hexdigest(), fields["v1"])
-//   fresh = abs(time.time() - int(fields["t"])) < 300
+//   <t>
+//   <method>                      POST
+//   <request-target>              path and query as sent (the Host may be rewritten on the way)
+//   bits-original-request-url:<value>
+//   bits-request-datafile-name:<value>
+//   bits-response-datafile-name:<value>
+//   bits-session-id:<value>
+//   bits-upload-size:<value>
+//   idempotency-key:<value>
+//   repr-digest:<value>
+//   content-length:<value>
 //
-// with secret = open(path, "rb").read().strip(): the secret is the file's bytes without
-// surrounding blanks and line ends, used as they are (no hex or base64 decoding).
+// joined with "\n" (no final line end), each header value exactly as sent and empty when the
+// header is absent (by value there are no data-file names). v1 = HMAC-SHA256(secret,
+// "<t>.<Idempotency-Key value>.<Repr-Digest value>") covers only the key and digest; it is
+// deprecated and still sent for one release beside v2, so back-ends can move to v2 first.
+//
+// The timestamp is the attempt's, so every attempt has a fresh signature while the key stays
+// the same; a back-end refuses signatures older than a few minutes to stop replays. The
+// verifier back-end authors copy is README.md's ("For back-end authors"); the e2e tests run
+// that very text. The secret is the file's bytes without surrounding blanks and line ends,
+// used as they are (no hex or base64 decoding).
 
+#include "protocol/notification.hpp"
+
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -26,6 +40,15 @@
 namespace bitsd::delivery {
 
 inline constexpr std::string_view signature_header = "BITS-Signature";
+
+// The headers v2 covers, in the canonical text's order.
+inline constexpr std::array<std::string_view, 8> signed_headers{
+    {"BITS-Original-Request-URL", "BITS-Request-DataFile-Name", "BITS-Response-DataFile-Name", "BITS-Session-Id",
+     "BITS-Upload-Size", "Idempotency-Key", "Repr-Digest", "Content-Length"}};
+
+// The text v2 signs (above) for a request with this method, target and headers.
+std::string canonical_request(std::int64_t unix_time, std::string_view method, std::string_view target,
+                              const protocol::header_list& headers);
 
 class request_signature {
 public:
@@ -40,9 +63,10 @@ public:
 
     request_signature() = default;
 
-    // The BITS-Signature header value for one attempt.
-    std::string header_value(std::int64_t unix_time, std::string_view idempotency_key,
-                             std::string_view repr_digest) const;
+    // The BITS-Signature header value for one attempt: "t=...,v1=...,v2=...", over the
+    // request as it will be sent (its headers without BITS-Signature itself).
+    std::string header_value(std::int64_t unix_time, std::string_view method, std::string_view target,
+                             const protocol::header_list& headers) const;
 
     bool empty() const noexcept { return secret_.empty(); }
 

@@ -14,7 +14,12 @@ request_signature request_signature::from_secret(std::string) {
     unavailable_on_windows("the request signature (HMAC-SHA256)");
 }
 
-std::string request_signature::header_value(std::int64_t, std::string_view, std::string_view) const {
+std::string canonical_request(std::int64_t, std::string_view, std::string_view, const protocol::header_list&) {
+    unavailable_on_windows("the request signature (HMAC-SHA256)");
+}
+
+std::string request_signature::header_value(std::int64_t, std::string_view, std::string_view,
+                                            const protocol::header_list&) const {
     unavailable_on_windows("the request signature (HMAC-SHA256)");
 }
 

@@ -15,6 +15,7 @@
 #include "config/command_line.hpp"
 #include "delivery/outbox_transitions.hpp"
 #include "server/delivery_outbox.hpp"
+#include "storage/data_dir_layout.hpp"
 #include "storage/filesystem_store.hpp"
 #include "storage/session_id.hpp"
 #include "storage/storage_error.hpp"
@@ -133,7 +134,7 @@ int retry(const fs::path& data_dir, const std::string& given_id) {
         if (!file) return fail("cannot write \"" + request.string() + "\"");
         file.close();
         std::cout << *id << ": retry requested; the running bitsd (it holds "
-                  << (data_dir / "bitsd.lock").string()
+                  << (data_dir / storage::data_dir_layout::lock_file).string()
                   << ") moves it to finalised and delivers it within a few seconds\n";
         return 0;
     }

@@ -12,6 +12,7 @@
 #include "config/command_line.hpp"
 #include "config/duration.hpp"
 #include "main/exit_codes.hpp"
+#include "storage/data_dir_layout.hpp"
 #include "storage/filesystem_store.hpp"
 #include "storage/session_id.hpp"
 #include "storage/storage_error.hpp"
@@ -114,7 +115,7 @@ std::unique_ptr<storage::filesystem_store> open_store(const fs::path& data_dir,
 
 bool has_sessions(const fs::path& data_dir) {
     std::error_code ec;
-    return fs::is_directory(data_dir / "sessions", ec);
+    return fs::is_directory(data_dir / storage::data_dir_layout::sessions, ec);
 }
 
 std::vector<storage::session_info> all_sessions(storage::filesystem_store& store, std::error_code& ec) {

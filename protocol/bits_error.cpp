@@ -50,6 +50,8 @@ row row_for(bits_errc e) noexcept {
     case bits_errc::malformed_request: return {"malformed HTTP request", bad_request};
     case bits_errc::duplicate_header: return {"a header that must appear once was repeated", bad_request};
     case bits_errc::bad_host: return {"HTTP/1.1 requires exactly one Host header", bad_request};
+    case bits_errc::url_not_deliverable:
+        return {"the URL cannot be named in the back-end's notification (too long)", bad_request};
     case bits_errc::destination_exists:
         return {"the destination exists and overwrites are off", {403, e_accessdenied, context_server}};
     case bits_errc::destination_is_link:

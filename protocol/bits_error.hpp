@@ -32,6 +32,7 @@ enum class bits_errc {
     malformed_request,  // not valid HTTP/1.x at all (the connection is closed after the answer)
     duplicate_header,   // a field that must appear once was sent twice: no "first one wins"
     bad_host,           // HTTP/1.1 without Host, or any request with two (RFC 9112 3.2)
+    url_not_deliverable,  // a notifying prefix could never name this URL to its back-end
 
     // 403 + E_ACCESSDENIED (0x80070005): fatal. Never 409, which Windows retries forever.
     destination_exists,

@@ -143,12 +143,21 @@ std::uint16_t default_port(std::string_view scheme) noexcept { return scheme == 
 
 bool is_http_scheme(std::string_view scheme) noexcept { return scheme == "http" || scheme == "https"; }
 
+// The scheme and authority of an upload URL are usable, and its target is origin-form once
+// encoded (encode_target).
 bool valid_upload(const upload_url& upload) {
     std::string host;
     std::uint16_t port = 0;
     return (upload.scheme == "http" || upload.scheme == "https") && is_url_text(upload.host) &&
            split_authority(upload.host, 80, host, port) && !upload.target.empty() &&
-           upload.target.front() == '/' && is_url_text(upload.target);
+           upload.target.front() == '/';
+}
+
+void append_percent(std::string& out, unsigned char c) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    out += '%';
+    out += hex[c >> 4];
+    out += hex[c & 0xF];
 }
 
 const header_list::value_type* find_header(const header_list& headers, std::string_view name) {
@@ -174,16 +183,13 @@ bool is_unreserved_or_safe(unsigned char c) noexcept {
 }
 
 std::string percent_encode_segment(std::string_view segment) {
-    static constexpr char hex[] = "0123456789ABCDEF";
     std::string out;
     for (const char c : segment) {
         const auto u = static_cast<unsigned char>(c);
         if (is_unreserved_or_safe(u)) {
             out += c;
         } else {
-            out += '%';
-            out += hex[u >> 4];
-            out += hex[u & 0xF];
+            append_percent(out, u);
         }
     }
     return out;
@@ -199,6 +205,8 @@ public:
             return "the notification URL is neither an absolute http(s) URL nor a relative reference";
         case notification_errc::url_too_long: return "URL longer than 2200 characters";
         case notification_errc::bad_reply_path: return "the reply path is empty or has dot segments";
+        case notification_errc::needs_public_base_url:
+            return "a relative notification URL needs public_base_url to resolve against";
         }
         return "unknown notification error";
     }
@@ -215,12 +223,44 @@ std::error_code make_error_code(notification_errc e) noexcept {
     return {static_cast<int>(e), notification_category()};
 }
 
+std::string encode_target(std::string_view target) {
+    std::string out;
+    out.reserve(target.size());
+    for (const char c : target) {
+        const auto u = static_cast<unsigned char>(c);
+        if (is_url_text(std::string_view(&c, 1))) {
+            out += c;
+        } else {
+            append_percent(out, u);
+        }
+    }
+    return out;
+}
+
 std::string absolute_url(const upload_url& upload) {
+    const auto target = encode_target(upload.target);
     std::string url;
-    url.reserve(upload.scheme.size() + 3 + upload.host.size() + upload.target.size());
-    url.append(upload.scheme).append("://").append(upload.host).append(upload.target);
+    url.reserve(upload.scheme.size() + 3 + upload.host.size() + target.size());
+    url.append(upload.scheme).append("://").append(upload.host).append(target);
     return url;
 }
+
+bool parse_public_base_url(std::string_view text, std::string& scheme, std::string& authority) {
+    if (text.empty() || text.size() > max_url_length || !is_url_text(text)) return false;
+    const auto parts = split(text);
+    std::string host;
+    std::uint16_t port = 0;
+    if (!is_http_scheme(parts.scheme) || !parts.has_authority || parts.has_query ||
+        !(parts.path.empty() || parts.path == "/") ||
+        !split_authority(parts.authority, default_port(parts.scheme), host, port)) {
+        return false;
+    }
+    scheme = parts.scheme;
+    authority = parts.authority;
+    return true;
+}
+
+bool is_absolute_reference(std::string_view url) { return !split(trim(url)).scheme.empty(); }
 
 std::string repr_digest_value(std::string_view sha256_base64) {
     return "sha-256=:" + std::string(sha256_base64) + ":";
@@ -237,14 +277,31 @@ std::string idempotency_key_value(std::string_view key) {
 }
 
 std::error_code build_notification(const notification_input& input, notification_request& out) {
-    if (!valid_upload(input.upload)) return notification_errc::bad_upload_url;
     const auto configured = trim(input.notification_url);
     if (configured.empty() || !is_url_text(configured)) return notification_errc::bad_notification_url;
     if (configured.size() > max_url_length) return notification_errc::url_too_long;
 
-    // RFC 3986 §5.2.2, the base being the upload URL without its query.
+    // What the back-end is told the upload URL was: on the public base when there is one.
+    std::string base_scheme;
+    std::string base_authority;
+    upload_url upload = input.upload;
+    if (!input.public_base_url.empty()) {
+        if (!parse_public_base_url(input.public_base_url, base_scheme, base_authority)) {
+            return notification_errc::bad_notification_url;
+        }
+        upload.scheme = base_scheme;
+        upload.host = base_authority;
+    }
+    if (!valid_upload(upload)) return notification_errc::bad_upload_url;
+    const auto original_url = absolute_url(upload);
+
+    // RFC 3986 §5.2.2, the base being the upload URL without its query. A relative reference
+    // never resolves against anything but the configured public base.
     const auto reference = split(configured);
-    const auto base = split(absolute_url(input.upload));
+    if (reference.scheme.empty() && input.public_base_url.empty()) {
+        return notification_errc::needs_public_base_url;
+    }
+    const auto base = split(original_url);
     split_url target;
     if (!reference.scheme.empty()) {
         target = reference;
@@ -284,10 +341,7 @@ std::error_code build_notification(const notification_input& input, notification
     if (target.path.empty()) target.path = "/";
 
     // The upload's query string goes to the back-end (IIS: "?ACCOUNT=86433" is appended).
-    const auto upload_query_at = input.upload.target.find('?');
-    const auto upload_query = upload_query_at == std::string_view::npos
-                                  ? std::string_view{}
-                                  : input.upload.target.substr(upload_query_at + 1);
+    const std::string_view upload_query = base.query;
     request.target = target.path;
     if (target.has_query || !upload_query.empty()) {
         request.target += '?';
@@ -300,7 +354,7 @@ std::error_code build_notification(const notification_input& input, notification
     request.url = request.scheme + "://" + request.host_header + request.target;
     if (request.url.size() > max_url_length) return notification_errc::url_too_long;
 
-    request.headers.emplace_back("BITS-Original-Request-URL", absolute_url(input.upload));
+    request.headers.emplace_back("BITS-Original-Request-URL", original_url);
     if (input.type == notification_type::reference) {
         request.headers.emplace_back("BITS-Request-DataFile-Name", std::string(input.request_data_file));
         request.headers.emplace_back("BITS-Response-DataFile-Name",
@@ -397,9 +451,10 @@ std::error_code build_reply_url(const upload_url& upload, std::string_view reply
 
     std::string url = std::string(upload.scheme) + "://" + std::string(upload.host);
     if (path.front() != '/') {
-        // Relative to the upload's directory, which stays as the client encoded it.
-        const auto path_end = upload.target.find('?');
-        const auto upload_path = upload.target.substr(0, path_end);
+        // Relative to the upload's directory, which stays as the client encoded it (what a URL
+        // cannot carry raw encoded).
+        const auto target = encode_target(upload.target);
+        const auto upload_path = std::string_view(target).substr(0, target.find('?'));
         url.append(upload_path.substr(0, upload_path.rfind('/') + 1));
     } else {
         url += '/';

@@ -23,6 +23,7 @@ enum class notification_errc {
     bad_notification_url,   // not an absolute http(s) URL nor a relative reference
     url_too_long,           // over 2,200 characters, IIS's limit for both URLs
     bad_reply_path,         // empty, or a segment is "." or ".."
+    needs_public_base_url,  // a relative notification URL, and no public base to resolve it
 };
 
 const std::error_category& notification_category() noexcept;
@@ -33,15 +34,34 @@ using header_list = std::vector<std::pair<std::string, std::string>>;
 // IIS's limit on the notification URL and on a back-end's static reply URL [DOCS; SPEC table].
 inline constexpr std::size_t max_url_length = 2200;
 
-// Where the client sent the upload: the request's scheme, its Host header and its target.
+// Where the client sent the upload: the request's scheme, an authority and its target. Which
+// authority is the caller's choice: the configured public base or the listener's own address
+// for what goes to the back-end, never the client's Host header (it would choose the back-end
+// and what the back-end reads); the client's Host only in URLs handed back to that client.
 struct upload_url {
     std::string_view scheme;  // "http" or "https"
-    std::string_view host;    // the Host header as sent: name or [v6], with the port if any
-    std::string_view target;  // origin-form: "/path?query", percent-encoded as the client sent it
+    std::string_view host;    // authority: name or [v6], with the port if any
+    std::string_view target;  // origin-form: "/path?query", as the client sent it
 };
 
-// The absolute URL of the upload ("http://host/path?query"): BITS-Original-Request-URL.
+// The request-target with every byte a URL cannot carry raw (controls, space, '"', '#', '<',
+// '>', '\', '^', '`', '{', '|', '}', DEL and non-ASCII such as raw UTF-8) percent-encoded,
+// the rest (escapes the client made included) unchanged: the same resource, written so that it
+// always rebuilds into a URL.
+std::string encode_target(std::string_view target);
+
+// The absolute URL of the upload ("http://host/path?query", the target encoded as above):
+// BITS-Original-Request-URL.
 std::string absolute_url(const upload_url& upload);
+
+// `public_base_url`: "http(s)://host[:port]" with an optional final '/', no userinfo, path,
+// query or fragment. True when `text` is one; then scheme is lower case and authority is
+// host[:port] as written.
+bool parse_public_base_url(std::string_view text, std::string& scheme, std::string& authority);
+
+// True for an absolute notification URL (it has a scheme); false for a relative reference,
+// which needs a public base to resolve against.
+bool is_absolute_reference(std::string_view url);
 
 enum class notification_type {
     reference,  // POST the file's server-side path; the back-end writes the reply file itself
@@ -49,7 +69,11 @@ enum class notification_type {
 };
 
 struct notification_input {
-    upload_url upload;
+    upload_url upload;  // scheme and authority: the listener's own, never the client's Host
+    // "http(s)://host[:port]" (parse_public_base_url) or empty. When set, relative notification
+    // URLs resolve against it and BITS-Original-Request-URL uses it instead of upload's scheme
+    // and authority; when empty, a relative notification URL is refused.
+    std::string_view public_base_url;
     std::string_view notification_url;  // configured: absolute http(s) URL or a relative reference
     notification_type type = notification_type::reference;
     std::string_view request_data_file;   // server-side path of the uploaded bytes (reference)
@@ -68,13 +92,13 @@ struct notification_request {
     std::uint16_t port = 0;
     std::string host_header;  // authority as the Host header carries it
     std::string target;       // origin-form request-target
-    header_list headers;      // in this order, Content-Length last; Host is the client's
+    header_list headers;      // in this order, Content-Length last; Host is the HTTP client's
     std::uint64_t body_length = 0;  // the whole file by value, 0 by reference
 };
 
-// IIS's URL rules: a relative notification URL is resolved against the upload URL (RFC 3986
-// §5.2, so "notify.asp" lands in the upload's directory), and the upload's query string is
-// carried over (appended with '&' when the notification URL has a query of its own).
+// IIS's URL rules: a relative notification URL is resolved against the upload URL on the public
+// base (RFC 3986 §5.2, so "notify.asp" lands in the upload's directory), and the upload's query
+// string is carried over (appended with '&' when the notification URL has a query of its own).
 std::error_code build_notification(const notification_input& input, notification_request& out);
 
 // "sha-256=:<base64>:" (RFC 9530 Repr-Digest, a Structured Fields dictionary of byte sequences).
@@ -139,6 +163,7 @@ delivery_verdict classify_backend_response(notification_type type, const backend
 // is absolute ("/uploads/...") or relative to the upload's directory, as IIS's
 // "BITS-Sessions\Replies\{GUID}\responsefile.bin" is; backslashes become slashes and each
 // segment is percent-encoded ("{" -> "%7B"), as the Windows client did with IIS's relative URL.
+// The reply URL goes back to the client that made the upload: `upload.host` may be its Host.
 std::error_code build_reply_url(const upload_url& upload, std::string_view reply_path,
                                 std::string& out);
 

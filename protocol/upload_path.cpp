@@ -159,6 +159,9 @@ route_result route(std::string_view method, std::string_view target,
 
     result.location.prefix_index = best;
     result.location.path = std::string(path);
+    if (const auto rest = target.substr(path.size()); !rest.empty() && rest.front() == '?') {
+        result.location.query = std::string(rest.substr(0, rest.find('#')));
+    }
     if (raw.back().empty()) {
         result.error = make_error_code(bits_errc::destination_is_directory);
         return result;

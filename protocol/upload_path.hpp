@@ -19,6 +19,7 @@ struct upload_location {
     std::size_t prefix_index = 0;        // index into the prefixes given to route()
     std::string path;                    // request path without the query, as sent
     std::vector<std::string> segments;   // decoded, validated segments under the prefix
+    std::string query;                   // "?..." as sent, or empty: path + query is the target
 };
 
 struct route_result {

@@ -23,7 +23,11 @@ using storage::delivery_state;
 std::int64_t now_unix() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 delivery_outcome_label outcome_label(const protocol::delivery_verdict& verdict, std::error_code local_error) {
-    if (local_error) return delivery_outcome_label::failed_transient;  // answered 500, retried
+    if (local_error) {
+        // Answered 500 and retried, or given up when no retry can help.
+        return delivery::is_permanent_local_failure(local_error) ? delivery_outcome_label::failed_fatal
+                                                                 : delivery_outcome_label::failed_transient;
+    }
     switch (verdict.outcome) {
     case protocol::delivery_outcome::delivered: return delivery_outcome_label::delivered;
     case protocol::delivery_outcome::failed_fatal: return delivery_outcome_label::failed_fatal;
@@ -40,7 +44,32 @@ constexpr std::uint32_t context_application = 0x7;
 constexpr unsigned given_up_status = 403;
 constexpr std::uint32_t given_up_hresult = 0x80190193;
 
+// The reply URL goes back to the client that uploaded: on the public base when configured,
+// else on the Host that client sent, or on the listener's address when that Host is none.
+std::error_code build_reply_url_for(const config::settings& settings, const storage::delivery_record& d,
+                                    const std::string& client_host, const std::string& reply_path,
+                                    std::string& out) {
+    std::string scheme;
+    std::string authority;
+    if (!settings.public_base_url.empty() &&
+        protocol::parse_public_base_url(settings.public_base_url, scheme, authority)) {
+        return protocol::build_reply_url({scheme, authority, d.upload_target}, reply_path, out);
+    }
+    const auto ec = protocol::build_reply_url({d.upload_scheme, client_host, d.upload_target}, reply_path, out);
+    if (ec != protocol::notification_errc::bad_upload_url) return ec;
+    return protocol::build_reply_url({d.upload_scheme, d.upload_host, d.upload_target}, reply_path, out);
+}
+
 }  // namespace
+
+std::string url_authority(const boost::asio::ip::tcp::endpoint& endpoint) {
+    const auto address = endpoint.address();
+    const auto port = std::to_string(endpoint.port());
+    if (address.is_v4()) return address.to_string() + ":" + port;
+    // A scope id ("%eth0") has no place in a URL's authority without escaping; it is dropped.
+    const auto bare = boost::asio::ip::make_address_v6(address.to_v6().to_bytes());
+    return "[" + bare.to_string() + "]:" + port;
+}
 
 std::optional<std::string> load_delivery_settings(
     const config::settings& settings, std::vector<std::optional<delivery::delivery_settings>>& out) {
@@ -55,6 +84,7 @@ std::optional<std::string> load_delivery_settings(
         d.type = n.type == config::notification_type::value ? protocol::notification_type::value
                                                             : protocol::notification_type::reference;
         d.url = n.url;
+        d.public_base_url = settings.public_base_url;
         d.timeout = std::chrono::seconds(n.timeout_s);
         if (!n.signing_secret_file.empty()) {
             delivery::request_signature signer;
@@ -121,6 +151,14 @@ bool delivery_coordinator::snapshot::async(std::size_t prefix_index) const {
 }
 
 bool delivery_coordinator::any_enabled() const { return current()->any_enabled; }
+
+std::error_code delivery_coordinator::check_deliverable(const std::string& url_prefix,
+                                                        std::string_view target) const {
+    const auto now = current();
+    const auto prefix_index = now->notifying(url_prefix);
+    if (!prefix_index) return {};
+    return delivery::check_deliverable(*now->per_prefix[*prefix_index], target);
+}
 
 bool delivery_coordinator::enabled(const std::string& url_prefix) const {
     return current()->notifying(url_prefix).has_value();
@@ -190,7 +228,7 @@ std::error_code delivery_coordinator::finalise(const std::string& id, const requ
     d.finalised_unix = now_unix();
     d.next_attempt_unix = d.finalised_unix;
     d.upload_scheme = origin.scheme;
-    d.upload_host = origin.host;
+    d.upload_host = origin.local;  // never the client's Host: the back-end acts on this record
     d.upload_target = origin.target;
     if ((ec = store_.update(info.metadata))) return ec;
     spdlog::info("session {}: finalised ({} bytes, sha-256 {}, key {})", id, info.received,
@@ -220,10 +258,17 @@ fragment_result delivery_coordinator::on_complete(const protocol::packet& fragme
     storage::session_info info;
     if (const auto ec = store_.info(id, info)) return internal(ec, "reading the session to deliver it");
     auto& d = info.metadata.delivery;
+    const auto& settings = *now->per_prefix[*prefix_index];
     if (d.state == delivery_state::none) {
+        // This fragment's URL is what the notification names: one that can never be notified
+        // is refused now (400, fatal for the job) rather than finalised and failed at every try.
+        if (const auto ec = delivery::check_deliverable(settings, origin.target)) {
+            spdlog::info("session {}: {} cannot be notified: {}", id, origin.target, ec.message());
+            result.response = now->engine.error_response(bits_errc::url_not_deliverable, fragment.sent_session_id);
+            return result;
+        }
         if (const auto ec = finalise(id, origin, info)) return internal(ec, "finalising");
     }
-    const auto& settings = *now->per_prefix[*prefix_index];
     const bool async = now->async(*prefix_index);
 
     if (d.state == delivery_state::delivered || d.state == delivery_state::dead_lettered) {
@@ -270,6 +315,7 @@ fragment_result delivery_coordinator::on_complete(const protocol::packet& fragme
     job.success_ack = std::move(ack);
     job.echo_session_id = fragment.sent_session_id;
     job.slot = std::move(slot);
+    job.client_host = origin.host;
     result.delivery = std::move(job);
     return result;
 }
@@ -315,7 +361,17 @@ protocol::response delivery_coordinator::record_attempt(const sync_delivery& job
     }
     auto& d = info.metadata.delivery;
     protocol::response answer;
-    if (local_error) {
+    if (local_error && delivery::is_permanent_local_failure(local_error)) {
+        // No later attempt can build this notification: given up now, and the client stopped.
+        d.state = delivery_state::dead_lettered;
+        d.last_error = "local: " + local_error.message();
+        const auto refusal = protocol::answer_for(make_error_code(bits_errc::url_not_deliverable));
+        d.failed_status = refusal.http_status;
+        d.failed_hresult = refusal.hresult;
+        spdlog::error("session {}: delivery given up on attempt {} ({}): {}", id, d.attempts, session_dir(id),
+                      local_error.message());
+        answer = now->engine.error_response(bits_errc::url_not_deliverable, job.echo_session_id);
+    } else if (local_error) {
         d.state = delivery_state::finalised;
         d.last_error = "local: " + local_error.message();
         spdlog::error("session {}: delivery attempt {} failed here ({}): {}", id, d.attempts, session_dir(id),
@@ -331,8 +387,7 @@ protocol::response delivery_coordinator::record_attempt(const sync_delivery& job
         if (verdict.reply == protocol::reply_source::static_url) {
             d.reply_url = verdict.static_reply_url;
         } else {
-            const protocol::upload_url upload{d.upload_scheme, d.upload_host, d.upload_target};
-            if (const auto ec = protocol::build_reply_url(upload, reply_path(id), d.reply_url)) {
+            if (const auto ec = build_reply_url_for(*now->settings, d, job.client_host, reply_path(id), d.reply_url)) {
                 spdlog::warn("session {}: no reply URL: {}", id, ec.message());
                 d.reply_url.clear();
             }

@@ -29,6 +29,7 @@
 #include "storage/session_store.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -46,13 +47,18 @@ class content_digest;
 
 namespace bitsd::server {
 
-// Where the client sent a request: the request's scheme, its Host header and its target with
-// the query (what BITS-Original-Request-URL and BITS-Reply-URL are built from).
+// Where the client sent a request: the request's scheme, its target with the query, the
+// listener's own address (what the back-end is told when no public_base_url is set) and the
+// client's Host header (only ever in the reply URL handed back to that client).
 struct request_origin {
     std::string scheme = "http";
-    std::string host;
+    std::string host;    // the client's Host header, as sent (may be empty or no authority)
     std::string target;
+    std::string local;   // the listener's address the request came in on: "127.0.0.1:8080", "[::1]:8080"
 };
+
+// "a.b.c.d:port" or "[v6]:port" (without a scope id): an endpoint as a URL's authority.
+std::string url_authority(const boost::asio::ip::tcp::endpoint& endpoint);
 
 // A synchronous delivery for the connection to run before it answers the final fragment.
 struct sync_delivery {
@@ -61,6 +67,7 @@ struct sync_delivery {
     std::optional<std::string> echo_session_id;
     // One of limits.max_sync_deliveries, given back when the last copy of the job goes.
     std::shared_ptr<void> slot;
+    std::string client_host;  // the final fragment's Host: the reply URL goes back to that client
 };
 
 // What finish_fragment decided: an answer now, or a delivery to run first.
@@ -102,6 +109,11 @@ public:
 
     bool enabled(const std::string& url_prefix) const;
     bool any_enabled() const;
+
+    // Whether an upload to `target` (with its query) under `url_prefix` can be notified: an
+    // error (a protocol::notification_errc) when its notification could never be built, so
+    // that the request is refused up front instead of failing at every delivery attempt.
+    std::error_code check_deliverable(const std::string& url_prefix, std::string_view target) const;
 
     // ---- blocking pool, session lock held ----
 

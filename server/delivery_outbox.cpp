@@ -275,6 +275,10 @@ private:
                 std::string reason;
                 if (local_error) {
                     reason = "local failure: " + local_error.message();
+                    // No later attempt builds this notification either: dead-lettered now.
+                    if (delivery::is_permanent_local_failure(local_error)) {
+                        result = delivery::attempt_result::failed_fatal;
+                    }
                 } else {
                     reason = verdict.reason;
                     if (verdict.outcome == protocol::delivery_outcome::delivered) {

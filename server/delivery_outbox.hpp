@@ -29,6 +29,7 @@
 #include "delivery/delivery_attempt.hpp"
 #include "server/blocking_pool.hpp"
 #include "server/delivery_scheduler.hpp"
+#include "storage/data_dir_layout.hpp"
 #include "storage/session_locks.hpp"
 #include "storage/session_store.hpp"
 
@@ -89,7 +90,7 @@ public:
     void stop();
 
     // The name of the directory of retry requests inside data_dir.
-    static constexpr const char* retry_requests_name = "delivery-retries";
+    static constexpr std::string_view retry_requests_name = storage::data_dir_layout::delivery_retries;
 
 private:
     std::unique_ptr<impl> impl_;

@@ -802,6 +802,9 @@ void http_connection::on_body_complete() {
     request_origin origin;
     if (tls_) origin.scheme = "https";
     if (const auto host = field(req, "Host")) origin.host = std::string(*host);
+    beast::error_code local_ec;
+    const auto local = stream_.socket().local_endpoint(local_ec);
+    if (!local_ec) origin.local = url_authority(local);
     origin.target = std::string(req.target());
     run_blocking(
         phase::blocking, blocking_.executor(),

@@ -197,6 +197,10 @@ protocol::response upload_service::create_session(const protocol::packet& create
     if (const auto ec = engine_.decide_create(create, kind, rules_[where.prefix_index])) {
         return reject({ec, {}}, create.sent_session_id);
     }
+    if (delivery_ && delivery_->check_deliverable(prefixes_[where.prefix_index], where.path + where.query)) {
+        // Its notification could never be built: refused before a byte is uploaded.
+        return reject({bits_errc::url_not_deliverable, {}}, create.sent_session_id);
+    }
     storage::session_metadata metadata;
     metadata.id = new_session_id();
     metadata.url_prefix = prefixes_[where.prefix_index];

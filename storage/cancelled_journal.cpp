@@ -1,5 +1,6 @@
 #include "storage/cancelled_journal.hpp"
 
+#include "storage/data_dir_layout.hpp"
 #include "storage/error_guard.hpp"
 #include "storage/platform_file.hpp"
 #include "storage/session_id.hpp"
@@ -20,7 +21,6 @@ namespace {
 
 // Compaction pays off once the dead lines outnumber the live ones, and not for a handful.
 constexpr std::uint64_t min_dead_lines_to_compact = 1024;
-constexpr const char* compact_suffix = ".tmp";
 
 int hex_value(char c) noexcept {
     if (c >= '0' && c <= '9') return c - '0';
@@ -274,7 +274,7 @@ std::error_code cancelled_journal::compact_if_worthwhile() {
 }
 
 std::error_code cancelled_journal::compact() {
-    const fs::path temp = path_.string() + compact_suffix;
+    const fs::path temp = path_.string() + std::string(data_dir_layout::compaction_suffix);
     std::unordered_map<key, entry, key_hash> index;
     std::deque<std::pair<key, std::uint64_t>> order;
     std::uint64_t end = 0;

@@ -1,5 +1,6 @@
 #include "storage/filesystem_store.hpp"
 
+#include "storage/data_dir_layout.hpp"
 #include "storage/destination_resolver.hpp"
 #include "storage/error_guard.hpp"
 #include "storage/filesystem_appender.hpp"
@@ -24,8 +25,6 @@ constexpr const char* data_name = "data";
 constexpr const char* metadata_name = "metadata.json";
 constexpr const char* reply_name = "reply";
 constexpr const char* metadata_temp_name = "metadata.json.tmp";
-constexpr const char* lock_name = "bitsd.lock";
-constexpr const char* cancelled_journal_name = "cancelled-sessions.journal";
 // Suffixes of directories that are not (yet, or any more) sessions; list() skips them because
 // they are not valid ids.
 constexpr const char* staging_suffix = ".tmp";
@@ -120,7 +119,7 @@ session_info info_of(const cancelled_session& record) {
 // Construction and helpers
 
 filesystem_store::filesystem_store(fs::path root, fsync_policy policy)
-    : root_(std::move(root)), sessions_(root_ / "sessions"), policy_(policy) {}
+    : root_(std::move(root)), sessions_(root_ / data_dir_layout::sessions), policy_(policy) {}
 
 std::unique_ptr<filesystem_store> filesystem_store::open(const fs::path& root, fsync_policy policy,
                                                          std::error_code& ec, store_access access) {
@@ -135,11 +134,11 @@ std::unique_ptr<filesystem_store> filesystem_store::open(const fs::path& root, f
         if (writable) {
             if ((local = store->create_directories(store->sessions_))) return local;
             // One store per data directory: a second bitsd on it would write the same sessions.
-            store->root_lock_ = platform::open_file(absolute / lock_name, platform::open_mode::append, local);
+            store->root_lock_ = platform::open_file(absolute / data_dir_layout::lock_file, platform::open_mode::append, local);
             if (local) return local;
             if ((local = platform::lock_exclusive(store->root_lock_))) return local;
         }
-        store->cancelled_ = cancelled_journal::open(absolute / cancelled_journal_name, policy, writable, local);
+        store->cancelled_ = cancelled_journal::open(absolute / data_dir_layout::cancelled_journal, policy, writable, local);
         return local;
     });
     if (ec) store.reset();

@@ -30,6 +30,19 @@ cfg::settings settings_in(const fs::path& data_dir) {
     return s;
 }
 
+// prepare_directories' refusal of `destination` with data_dir `data`: the message, which names
+// the upload's key.
+std::string refusal(const fs::path& data, const fs::path& destination) {
+    INFO(destination.string());
+    cfg::settings s = settings_in(data);
+    s.uploads[0].destination_dir = destination;
+    const auto error = cfg::prepare_directories(s);
+    REQUIRE(error);
+    INFO(error->message);
+    CHECK(starts_with(error->message, "uploads[0].destination_dir: "));
+    return error->message;
+}
+
 void write_file(const fs::path& path) {
     std::ofstream file(path);
     file << "not a directory";
@@ -133,14 +146,7 @@ TEST_CASE("a destination equal to data_dir or containing it is refused", "[confi
     for (const fs::path& destination :
          {data, data / "", data / "x" / "..", scratch.path() / "up", scratch.path() / "up" / "",
           scratch.path(), scratch.path() / "up" / "." / ".bitsd" / ".."}) {
-        INFO(destination.string());
-        cfg::settings s = settings_in(data);
-        s.uploads[0].destination_dir = destination;
-        const auto error = cfg::prepare_directories(s);
-        REQUIRE(error);
-        INFO(error->message);
-        CHECK(starts_with(error->message, "uploads[0].destination_dir: "));
-        CHECK(error->message.find("overlaps data_dir") != std::string::npos);
+        CHECK(refusal(data, destination).find("overlaps data_dir") != std::string::npos);
         CHECK_FALSE(fs::exists(data));
     }
 }
@@ -190,6 +196,20 @@ TEST_CASE("a destination inside data_dir but apart from its own folders is allow
         const auto error = cfg::prepare_directories(s);
         REQUIRE(error);
         CHECK(starts_with(error->message, "uploads[0].destination_dir: "));
+    }
+}
+
+TEST_CASE("every name bitsd keeps inside data_dir is refused as a destination", "[config]") {
+    // The operator's retry requests, the store's lock and its journal (and the journal's
+    // compaction file) live beside sessions/: a destination there or inside one of them would
+    // let clients write what bitsd reads as its own.
+    temp_dir scratch;
+    const fs::path data = scratch.path() / "data";
+    for (const char* name : {"sessions", "delivery-retries", "bitsd.lock", "cancelled-sessions.journal",
+                             "cancelled-sessions.journal.tmp"}) {
+        for (const fs::path& destination : {data / name, data / name / "x", data / "." / name / ""}) {
+            CHECK(refusal(data, destination).find("where bitsd keeps its own files") != std::string::npos);
+        }
     }
 }
 

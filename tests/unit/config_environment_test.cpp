@@ -83,6 +83,27 @@ TEST_CASE("env: BITSD_LOG_FORMAT and BITSD_ADMIN_LISTEN set what their flags set
     CHECK(result.config.format == cfg::log_format::text);
 }
 
+TEST_CASE("env: BITSD_PUBLIC_BASE_URL sets public_base_url over the file", "[config][env]") {
+    temp_dir dir;
+    const auto file = write_file(dir.path() / "bitsd.json", R"({"public_base_url": "http://file.example",
+        "uploads": [{"url_prefix": "/u/", "destination_dir": "files",
+                     "notification": {"type": "reference", "url": "notify.asp"}}]})");
+    auto result = run({}, {"--config", file});
+    REQUIRE(result.action == cfg::command_action::run);
+    CHECK(result.config.public_base_url == "http://file.example");
+    result = run({{"BITSD_PUBLIC_BASE_URL", "https://env.example:8443/"}}, {"--config", file});
+    REQUIRE(result.action == cfg::command_action::run);
+    CHECK(result.config.public_base_url == "https://env.example:8443");
+    // The relative URL is checked once every source is read: the variable alone suffices.
+    const auto without = write_file(dir.path() / "without.json", R"({"uploads": [{"url_prefix": "/u/",
+        "destination_dir": "files", "notification": {"type": "reference", "url": "notify.asp"}}]})");
+    result = run({}, {"--config", without});
+    CHECK(result.action == cfg::command_action::exit_error);
+    CHECK(result.output.find("uploads[0].notification.url: the relative URL") != std::string::npos);
+    result = run({{"BITSD_PUBLIC_BASE_URL", "https://env.example"}}, {"--config", without});
+    CHECK(result.action == cfg::command_action::run);
+}
+
 TEST_CASE("env: an empty variable counts as unset", "[config][env]") {
     const auto result = run({{"BITSD_LISTEN", ""}, {"BITSD_DATA_DIR", ""}, {"BITSD_LOG_LEVEL", ""},
                              {"BITSD_CONFIG", ""}},
@@ -100,6 +121,7 @@ TEST_CASE("env: a bad value is one line naming the variable", "[config][env]") {
              {"BITSD_LOG_LEVEL", "loud", "BITSD_LOG_LEVEL: expected one of"},
              {"BITSD_LOG_FORMAT", "xml", "BITSD_LOG_FORMAT: expected text or json"},
              {"BITSD_ADMIN_LISTEN", "nowhere", "BITSD_ADMIN_LISTEN \"nowhere\": "},
+             {"BITSD_PUBLIC_BASE_URL", "https://b/path", "BITSD_PUBLIC_BASE_URL: must be an http:// or https:// URL"},
              {"BITSD_CONFIG", "/nonexistent/bitsd.json", "BITSD_CONFIG: cannot read"}}) {
         INFO(name << "=" << value);
         const auto result = run({{name, value}}, {});

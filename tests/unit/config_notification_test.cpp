@@ -30,6 +30,12 @@ cfg::notification_settings parsed(const std::string& notification) {
     return s.uploads.at(0).notification;
 }
 
+std::string error_of_document(const std::string& document) {
+    cfg::settings s;
+    const auto error = cfg::parse_json(document, s);
+    return error ? error->message : std::string();
+}
+
 }  // namespace
 
 TEST_CASE("notification: absent means type none with the documented defaults", "[config][delivery]") {
@@ -59,7 +65,6 @@ TEST_CASE("notification: every key is read", "[config][delivery]") {
     CHECK(n.retry.max_s == 60);
     CHECK(n.retry.give_up_after_s == 3600);
     CHECK(n.signing_secret_file == "/etc/bitsd/backend.key");
-    CHECK(parsed(R"({"type": "value", "url": "notify.asp"})").type == cfg::notification_type::value);
     CHECK(parsed(R"({"type": "value", "url": "https://b.example/x?y=1"})").url == "https://b.example/x?y=1");
     CHECK(parsed(R"({"type": "none"})").type == cfg::notification_type::none);
 }
@@ -95,4 +100,29 @@ TEST_CASE("notification: every bad value is refused naming its key", "[config][d
     CHECK(error_of(R"({"signing_secret_file": ""})") == at + ".signing_secret_file: must not be empty");
     CHECK(error_of(R"({"signing_secret_file": 3})").rfind(at + ".signing_secret_file: expected a path string", 0) == 0);
     CHECK(error_of(R"({"type": "none", "type": "value"})").find("type") != std::string::npos);  // duplicate key
+}
+
+TEST_CASE("notification: a relative URL resolves only against public_base_url", "[config][delivery]") {
+    // Without a public base it would resolve against each client's Host header.
+    const auto refused = error_of(R"({"type": "reference", "url": "notify.asp"})");
+    CHECK(refused.rfind("uploads[0].notification.url: the relative URL \"notify.asp\" needs public_base_url", 0) == 0);
+    CHECK(error_of(R"({"type": "value", "url": "/ingest"})").rfind("uploads[0].notification.url: ", 0) == 0);
+    CHECK(error_of(R"({"type": "value", "url": "//backend/ingest"})").rfind("uploads[0].notification.url: ", 0) == 0);
+    // A prefix that does not notify may keep a relative URL it does not use.
+    CHECK(error_of(R"({"type": "none", "url": "notify.asp"})").empty());
+    const std::string with_base = R"({"public_base_url": "https://bits.example.org", "uploads": [{"url_prefix": "/u/",
+        "destination_dir": "/tmp/x", "notification": {"type": "reference", "url": "notify.asp"}}]})";
+    CHECK(error_of_document(with_base).empty());
+    CHECK(error_of_document(R"({"public_base_url": "http://[::1]:8080/"})").empty());
+}
+
+TEST_CASE("public_base_url: every bad value is refused naming the key", "[config][delivery]") {
+    for (const char* bad : {R"(5)", R"("")", R"("bits.example.org")", R"("ftp://bits.example.org")",
+                            R"("https://")", R"("https://user@bits.example.org")", R"("https://bits.example.org/bits")",
+                            R"("https://bits.example.org?x=1")", R"("https://bits.example.org#f")",
+                            R"("https://bits.example.org:0")", R"("https://bits.example.org:99999")",
+                            R"("https://bits example.org")"}) {
+        CAPTURE(bad);
+        CHECK(error_of_document(std::string(R"({"public_base_url": )") + bad + "}").rfind("public_base_url: ", 0) == 0);
+    }
 }

@@ -43,12 +43,13 @@ TEST_CASE("reload: limits, prefixes and the log level apply at once", "[config][
     candidate.shutdown_timeout_s = 12;
     candidate.host_id = "h";
     candidate.host_id_fallback_timeout_s = 3;
+    candidate.public_base_url = "https://bits.example.org";
     const auto plan = cfg::plan_reload(base(), candidate);
     CHECK(plan.needs_restart.empty());
     for (const char* key : {"uploads", "max_fragment_size", "log_level", "read_timeout_s",
                             "idle_timeout_s", "min_body_rate_bytes_per_s", "busy_timeout_s",
                             "cleanup_interval_s", "shutdown_timeout_s", "host_id",
-                            "host_id_fallback_timeout_s"}) {
+                            "host_id_fallback_timeout_s", "public_base_url"}) {
         INFO(key);
         CHECK(has(plan.changed, key));
     }

@@ -3,6 +3,7 @@
 
 #include "delivery/content_digest.hpp"
 #include "delivery/delivery_attempt.hpp"
+#include "delivery/delivery_error.hpp"
 #include "delivery/request_signature.hpp"
 
 #include "backend_process.hpp"
@@ -93,13 +94,20 @@ TEST_CASE("delivery: minted idempotency keys are 128-bit lower-case hex tokens, 
 }
 
 TEST_CASE("delivery: an attempt by reference carries the record's key, digest and location", "[delivery]") {
-    const auto input = sample_input("notify?x=1", protocol::notification_type::reference);
+    auto input = sample_input("notify?x=1", protocol::notification_type::reference);
+    input.settings.public_base_url = "https://public.example:8443";
     http_request request;
     REQUIRE_FALSE(build_attempt_request(input, 1700000000, request));
-    CHECK(request.host == "bits.example");
-    CHECK(request.port == 8080);
+    CHECK(request.host == "public.example");
+    CHECK(request.port == 8443);
     CHECK(request.target == "/uploads/notify?x=1&tenant=7");
-    CHECK(header(request.headers, "BITS-Original-Request-URL") == "http://bits.example:8080/uploads/a.bin?tenant=7");
+    CHECK(header(request.headers, "BITS-Original-Request-URL") ==
+          "https://public.example:8443/uploads/a.bin?tenant=7");
+    // Without a public base, a relative notification URL resolves against nothing.
+    input.settings.public_base_url.clear();
+    CHECK(build_attempt_request(input, 1700000000, request) == protocol::notification_errc::needs_public_base_url);
+    input.settings.url = "http://backend.internal/ingest";
+    REQUIRE_FALSE(build_attempt_request(input, 1700000000, request));
     CHECK(header(request.headers, "BITS-Request-DataFile-Name") == input.data_file);
     CHECK(header(request.headers, "BITS-Response-DataFile-Name") == input.response_file);
     CHECK(header(request.headers, "Idempotency-Key") == "\"0123456789abcdef0123456789abcdef\"");
@@ -121,10 +129,13 @@ TEST_CASE("delivery: an attempt by value streams the data file and saves the rep
     CHECK(request.body_length == 5);
     CHECK(request.reply_file == input.response_file);
     CHECK(header(request.headers, "BITS-Request-DataFile-Name") == "<absent>");
-    const auto expected = request_signature::from_secret("s3cret").header_value(
-        1700000000, "\"0123456789abcdef0123456789abcdef\"",
-        "sha-256=:LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=:");
+    auto unsigned_headers = request.headers;
+    unsigned_headers.erase(unsigned_headers.end() - 2);  // the signature, just before Content-Length
+    const auto expected =
+        request_signature::from_secret("s3cret").header_value(1700000000, "POST", request.target, unsigned_headers);
     CHECK(header(request.headers, "BITS-Signature") == expected);
+    CHECK(expected.find(",v1=") != std::string::npos);
+    CHECK(expected.find(",v2=") != std::string::npos);
     CHECK(request.headers.back().first == "Content-Length");  // the signature goes before it
 }
 
@@ -133,6 +144,33 @@ TEST_CASE("delivery: an attempt whose notification cannot be built is a local er
     input.record.upload_host = "bad host";
     const auto result = attempt(input);
     CHECK(result.local_error);
+    // The same record fails the same way every time: nothing for a retry to fix.
+    CHECK(is_permanent_local_failure(result.local_error));
+}
+
+TEST_CASE("delivery: which local failures no retry can fix", "[delivery]") {
+    CHECK(is_permanent_local_failure(protocol::notification_errc::url_too_long));
+    CHECK(is_permanent_local_failure(protocol::notification_errc::bad_upload_url));
+    CHECK(is_permanent_local_failure(delivery_errc::bad_url));
+    CHECK(is_permanent_local_failure(delivery_errc::bad_header));
+    CHECK_FALSE(is_permanent_local_failure(delivery_errc::body_file_unreadable));
+    CHECK_FALSE(is_permanent_local_failure(delivery_errc::reply_file_unwritable));
+    CHECK_FALSE(is_permanent_local_failure(delivery_errc::client_stopped));
+    CHECK_FALSE(is_permanent_local_failure(std::make_error_code(std::errc::no_space_on_device)));
+}
+
+TEST_CASE("delivery: whether an upload URL can be notified is known before the upload", "[delivery]") {
+    delivery_settings settings;
+    settings.url = "http://backend.internal/ingest";
+    CHECK_FALSE(check_deliverable(settings, "/uploads/a{b}.bin?x=|"));
+    CHECK_FALSE(check_deliverable(settings, "/uploads/caf\xC3\xA9.bin"));
+    // The upload's query is carried into the notification URL, which IIS caps at 2,200.
+    CHECK(check_deliverable(settings, "/uploads/a.bin?" + std::string(2200, 'q')) ==
+          protocol::notification_errc::url_too_long);
+    settings.url = "notify.asp";
+    CHECK(check_deliverable(settings, "/uploads/a.bin") == protocol::notification_errc::needs_public_base_url);
+    settings.public_base_url = "https://bits.example.org";
+    CHECK_FALSE(check_deliverable(settings, "/uploads/a.bin"));
 }
 
 TEST_CASE("delivery: attempts against a real back-end: 2xx delivered, 503 transient, 404 fatal, refused unreachable", "[delivery]") {

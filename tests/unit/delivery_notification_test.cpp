@@ -111,7 +111,9 @@ TEST_CASE("delivery: notification URL resolution and the query carried over", "[
     for (const auto& r : rows) {
         CAPTURE(r.upload_target, r.configured);
         notification_request request;
-        REQUIRE_FALSE(build_notification(reference_input(r.upload_target, r.configured), request));
+        auto input = reference_input(r.upload_target, r.configured);
+        input.public_base_url = "http://frankcao8";  // relative references resolve against it
+        REQUIRE_FALSE(build_notification(input, request));
         CHECK(request.url == r.url);
         CHECK(request.target == r.target);
     }
@@ -147,7 +149,9 @@ TEST_CASE("delivery: unusable notification and upload URLs are refused", "[deliv
         {"/f", "http://b/n#frag", notification_errc::bad_notification_url},
         {"/f", too_long.c_str(), notification_errc::url_too_long},
         {"relative", "http://b/n", notification_errc::bad_upload_url},
-        {"/f g", "http://b/n", notification_errc::bad_upload_url},
+        {"", "http://b/n", notification_errc::bad_upload_url},
+        {"/f", "notify.asp", notification_errc::needs_public_base_url},
+        {"/f", "//other/n", notification_errc::needs_public_base_url},
     };
     for (const auto& r : rows) {
         CAPTURE(r.upload_target, r.configured);
@@ -164,6 +168,62 @@ TEST_CASE("delivery: unusable notification and upload URLs are refused", "[deliv
     const std::string long_query = "/f?" + std::string(2190, 'q');
     CHECK(build_notification(reference_input(long_query, "http://b/n"), request) ==
           notification_errc::url_too_long);
+}
+
+TEST_CASE("delivery: the back-end's URLs come from the public base, never the client's Host", "[delivery]") {
+    auto input = reference_input("/uploads/dir/a.bin?t=1", "../hook");
+    input.upload.host = "attacker.example:1";  // whatever the caller passes as upload host
+    input.public_base_url = "https://bits.example.org/";
+    notification_request request;
+    REQUIRE_FALSE(build_notification(input, request));
+    CHECK(request.url == "https://bits.example.org/uploads/hook?t=1");
+    CHECK(request.host == "bits.example.org");
+    CHECK(request.port == 443);
+    CHECK(header(request.headers, "BITS-Original-Request-URL") == "https://bits.example.org/uploads/dir/a.bin?t=1");
+    // An absolute notification URL: only BITS-Original-Request-URL uses the base.
+    input.notification_url = "http://backend.internal/ingest";
+    REQUIRE_FALSE(build_notification(input, request));
+    CHECK(request.url == "http://backend.internal/ingest?t=1");
+    CHECK(header(request.headers, "BITS-Original-Request-URL") == "https://bits.example.org/uploads/dir/a.bin?t=1");
+    // A public base that is not one is refused, never half used.
+    input.public_base_url = "https://bits.example.org/path";
+    CHECK(build_notification(input, request) == notification_errc::bad_notification_url);
+}
+
+TEST_CASE("delivery: public_base_url's form", "[delivery]") {
+    std::string scheme;
+    std::string authority;
+    REQUIRE(parse_public_base_url("HTTPS://Bits.Example.org:8443/", scheme, authority));
+    CHECK(scheme == "https");
+    CHECK(authority == "Bits.Example.org:8443");
+    REQUIRE(parse_public_base_url("http://[::1]", scheme, authority));
+    CHECK(authority == "[::1]");
+    for (const char* bad : {"", "bits.example.org", "ftp://b", "https://", "https://u@b", "https://b/p",
+                            "https://b?q", "https://b/?q", "https://b#f", "https://b:0", "https://b:65536",
+                            "https://b c", "//b", "/p"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(parse_public_base_url(bad, scheme, authority));
+    }
+    CHECK(is_absolute_reference("http://b/n"));
+    CHECK(is_absolute_reference(" https://b/n"));
+    CHECK_FALSE(is_absolute_reference("notify.asp"));
+    CHECK_FALSE(is_absolute_reference("/hook"));
+    CHECK_FALSE(is_absolute_reference("//b/hook"));
+}
+
+TEST_CASE("delivery: bytes a URL cannot carry raw are percent-encoded, the rest kept", "[delivery]") {
+    CHECK(encode_target("/u/a{b}.bin?x=|") == "/u/a%7Bb%7D.bin?x=%7C");
+    CHECK(encode_target("/u/c^d`e\"<>\\#") == "/u/c%5Ed%60e%22%3C%3E%5C%23");
+    CHECK(encode_target("/u/caf\xC3\xA9 x\x7F") == "/u/caf%C3%A9%20x%7F");
+    CHECK(encode_target("/u/already%7Bdone%7D?a=b&c=%20") == "/u/already%7Bdone%7D?a=b&c=%20");
+    // Such a target notifies, and the reply URL is built from it.
+    notification_request request;
+    REQUIRE_FALSE(build_notification(reference_input("/u/a{b}.bin?x=\xC3\xA9", "http://b/n"), request));
+    CHECK(header(request.headers, "BITS-Original-Request-URL") == "http://frankcao8/u/a%7Bb%7D.bin?x=%C3%A9");
+    CHECK(request.target == "/n?x=%C3%A9");
+    std::string url;
+    REQUIRE_FALSE(build_reply_url({"http", "h", "/u/d{1}/f"}, "r/1", url));
+    CHECK(url == "http://h/u/d%7B1%7D/r/1");
 }
 
 TEST_CASE("delivery: back-end answers, row by row", "[delivery]") {

@@ -53,6 +53,7 @@ const table_row rows[] = {
     {bits_errc::malformed_request, "malformed_request", 400, e_invalidarg, 0x5},
     {bits_errc::duplicate_header, "duplicate_header", 400, e_invalidarg, 0x5},
     {bits_errc::bad_host, "bad_host", 400, e_invalidarg, 0x5},
+    {bits_errc::url_not_deliverable, "url_not_deliverable", 400, e_invalidarg, 0x5},
     {bits_errc::destination_exists, "destination_exists", 403, e_accessdenied, 0x5},
     {bits_errc::destination_is_link, "destination_is_link", 403, e_accessdenied, 0x5},
     {bits_errc::fragment_too_large, "fragment_too_large", 413, 0, 0},

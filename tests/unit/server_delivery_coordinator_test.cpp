@@ -45,7 +45,7 @@ struct fixture {
     recording_scheduler scheduler;
     std::unique_ptr<server::delivery_coordinator> coordinator;
     protocol::packet fragment;
-    server::request_origin origin{"http", "bits.example", "/uploads/f.bin?x=1"};
+    server::request_origin origin{"http", "bits.example", "/uploads/f.bin?x=1", "10.0.0.1:8080"};
 
     explicit fixture(config::delivery_mode mode) {
         config::upload_prefix upload;
@@ -134,7 +134,7 @@ TEST_CASE("coordinator: sync completion finalises once and counts every attempt"
     CHECK(d.attempts == 1);
     CHECK(d.sha256_base64 == sha256_base64("helloworld"));
     CHECK(d.idempotency_key.size() == 32);
-    CHECK(d.upload_host == "bits.example");
+    CHECK(d.upload_host == "10.0.0.1:8080");  // the listener's address, never the client's Host
     CHECK(d.upload_target == "/uploads/f.bin?x=1");
     CHECK(result.delivery->input.record.idempotency_key == d.idempotency_key);
     CHECK(result.delivery->input.size == 10);

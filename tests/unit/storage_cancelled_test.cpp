@@ -3,6 +3,7 @@
 // (<root>/cancelled-sessions.journal) until the sweep expires it.
 
 #include "storage/cancelled_journal.hpp"
+#include "storage/data_dir_layout.hpp"
 #include "storage/filesystem_store.hpp"
 #include "storage/storage_error.hpp"
 #include "storage_test_support.hpp"
@@ -267,4 +268,27 @@ TEST_CASE("filesystem store: a session with a delivery record keeps its director
     REQUIRE_FALSE(store->info(id, info));
     CHECK(info.metadata.state == session_state::closed);
     CHECK(info.metadata.delivery.state == delivery_state::delivered);
+}
+
+TEST_CASE("every name the store keeps in data_dir is in the reserved list", "[storage]") {
+    // The configuration refuses a destination on any reserved name (data_dir_layout.hpp); a
+    // name the store writes beside them would escape that check.
+    temp_dir dir;
+    {
+        auto store = open_store(dir.path());
+        for (unsigned n = 1; n <= 3; ++n) {
+            REQUIRE_FALSE(store->create(owned_metadata(n)));
+            REQUIRE_FALSE(append(*store, owned_metadata(n).id, "abc"));
+            REQUIRE_FALSE(store->cancel(owned_metadata(n).id));
+        }
+    }
+    std::set<std::string> reserved;
+    for (const auto name : data_dir_layout::reserved) reserved.insert(std::string(name));
+    std::size_t entries = 0;
+    for (const auto& entry : fs::directory_iterator(dir.path())) {
+        INFO(entry.path().filename().string());
+        CHECK(reserved.count(entry.path().filename().string()) == 1);
+        ++entries;
+    }
+    CHECK(entries >= 3);  // sessions, the lock and the journal at least
 }
