@@ -12,10 +12,12 @@ struct abuse_limits {
     std::uint64_t max_connections = 10000;
     // Open connections of one client address (an IPv6 client: its /64). 0 = no limit.
     std::uint64_t max_connections_per_client = 256;
-    // Sessions one client address has created and not yet closed or cancelled, counted while
-    // bitsd runs (a restart forgets them). 0 = no limit.
+    // Sessions one principal has created and not yet closed or cancelled, under all prefixes,
+    // counted while bitsd runs (a restart forgets them): per user when authenticated, per
+    // client address otherwise. Applies to every principal. 0 = no limit.
     std::uint64_t max_open_sessions_per_client = 1000;
-    // Create-Session requests per minute and client address, with bursts of as many. 0 = no limit.
+    // Create-Session requests per minute and principal (per user when authenticated, per client
+    // address otherwise), with bursts of as many. 0 = no limit.
     std::uint64_t create_sessions_per_minute_per_client = 600;
     // Below this many free bytes (or free inodes) on data_dir's file system, new sessions and
     // fragments are refused with 503 + Retry-After; Close-Session and Cancel-Session still run.

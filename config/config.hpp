@@ -69,7 +69,8 @@ struct upload_prefix {
     notification_settings notification;
     // Open sessions one principal (without authentication: one client address) may hold under
     // this prefix, as IIS's BITSNumberOfSessionsLimit; beyond it Create-Session is refused
-    // (403, fatal for the job). 0 = no limit.
+    // (403, fatal for the job). 0 = no cap of its own: limits.max_open_sessions_per_client
+    // caps every principal anyway (all prefixes together, transient).
     std::uint64_t max_sessions_per_user = 0;
     auth_settings auth;  // who may upload here (default: anyone)
 };
