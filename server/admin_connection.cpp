@@ -93,8 +93,9 @@ void admin_connection::answer() {
 }
 
 void admin_connection::answer_from_store(bool metrics_text) {
-    // Listing the store reads every session's metadata: a disk walk, on the blocking pool.
-    net::post(owner_->blocking().executor(), [self = shared_from_this(), metrics_text] {
+    // Listing the store reads every session's metadata: a disk walk, on the admin's own thread
+    // of the blocking pool (never the threads uploads wait for).
+    net::post(owner_->blocking().admin_executor(), [self = shared_from_this(), metrics_text] {
         const auto sessions = self->owner_->sessions();
         std::string body;
         std::string type;
