@@ -110,6 +110,10 @@ struct settings {
     // status page); nullopt = off ("admin_listen": "off" or null). Loopback by default: it
     // shows session ids and paths, so it is not for the open network.
     std::optional<listen_endpoint> admin_listen = listen_endpoint{"127.0.0.1", 9090, std::nullopt};
+    // Host names (lower case) the admin listener answers besides its own address (and localhost
+    // on a loopback or wildcard listener): any other Host is refused, so a page whose name is
+    // made to resolve to the admin address (DNS rebinding) reads nothing.
+    std::vector<std::string> admin_allowed_hosts;
     log_format format = log_format::text;         // "log_format": one line of text or JSON
     log_level access_log_level = log_level::info;  // one line per request at this level
     abuse_limits limits;                          // "limits": connection, session and disk caps

@@ -1,7 +1,9 @@
 """The admin listener (issue 8, item 5): /healthz, /readyz, /metrics (parsed by a strict
 Prometheus text-format parser, counters checked against what the test sent), /api/sessions,
 /api/recent, turning it off, a port that cannot be bound, GET / on the upload listener, and a
-store walk that hangs without holding the threads uploads need."""
+store walk that hangs without holding the threads uploads need.
+The Host check against DNS rebinding: the listener's address, localhost and admin_allowed_hosts
+are answered, any other name gets 421 and no data."""
 
 import glob
 import http.client
@@ -362,6 +364,70 @@ class AdminTest(ServerTestCase):
         self.assertEqual(client.request("GET", "/other").status, 404)
         # BITS itself is untouched.
         self.assert_ok(client.ping())
+
+
+class AdminHostTest(ServerTestCase):
+    """A web page whose name is made to resolve to the admin address (DNS rebinding) reaches the
+    admin listener with its own name in Host: only the listener's own address, localhost on a
+    loopback listener and the names in admin_allowed_hosts are answered, anything else gets 421
+    and no data."""
+
+    def start_admin(self, **kw):
+        srv, client = self.start(**kw)
+        return srv, client, AdminClient(srv.admin_port())
+
+    def test_a_rebinding_host_is_refused_without_data(self):
+        srv, client, admin = self.start_admin()
+        sid = client.new_session("secret-name.bin")
+        port = admin.port
+        for path in ("/api/sessions", "/metrics", "/api/recent", "/", "/healthz"):
+            for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}",
+                         f"localhost.evil.example:{port}"):
+                status, _, body = admin.get(path, headers={"Host": host})
+                self.assertEqual(status, 421, f"{path} with Host {host}")
+                self.assertNotIn(sid.encode(), body)
+                self.assertNotIn(b"secret-name", body)
+                self.assertNotIn(b"bitsd_", body)
+        # The listener's own address and localhost, with or without the port, are answered.
+        for host in (f"127.0.0.1:{port}", "127.0.0.1", f"localhost:{port}", "LocalHost"):
+            status, _, body = admin.get("/api/sessions", headers={"Host": host})
+            self.assertEqual(status, 200, f"Host {host}")
+            self.assertIn(sid.encode(), body)
+
+    def test_a_missing_or_repeated_host(self):
+        srv, client, admin = self.start_admin()
+
+        def status_of(head):
+            with socket.create_connection(("127.0.0.1", admin.port), timeout=10) as s:
+                s.sendall(head)
+                answer = b""
+                while b"\r\n" not in answer:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    answer += chunk
+                return int(answer.split(b" ", 2)[1])
+
+        self.assertEqual(status_of(b"GET /api/sessions HTTP/1.1\r\n\r\n"), 400)
+        self.assertEqual(status_of(b"GET /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n"),
+                         400)
+        # No browser sends HTTP/1.0 without Host: a bare script may.
+        self.assertEqual(status_of(b"GET /healthz HTTP/1.0\r\n\r\n"), 200)
+
+    def test_admin_allowed_hosts_adds_names(self):
+        srv, client, admin = self.start_admin(extra={"admin_allowed_hosts": ["bitsd-admin.internal"]})
+        for host in ("bitsd-admin.internal", "BITSD-Admin.internal:8443"):
+            status, _, body = admin.get("/metrics", headers={"Host": host})
+            self.assertEqual(status, 200, f"Host {host}")
+            self.assertIn(b"bitsd_build_info", body)
+        self.assertEqual(admin.get("/metrics", headers={"Host": "other.internal"})[0], 421)
+
+    def test_bad_admin_allowed_hosts_is_refused_naming_the_key(self):
+        srv = Server(self, extra={"admin_allowed_hosts": ["ok.example", "bad host"]})
+        p = subprocess.run([bitsd_binary(), "--config", srv.config_path], capture_output=True,
+                           timeout=30, cwd=srv.root)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("admin_allowed_hosts[1]: ", p.stderr.decode())
 
 
 def blocked_in_fifo_open(pid):
