@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import httpclient  # noqa: E402
 import delivery_cases  # noqa: E402  (issue 7's rows)
 import auth_cases  # noqa: E402  (the Basic brute-force rows)
+import admin_cases  # noqa: E402  (the admin listener's rows)
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -47,7 +48,8 @@ FULL = dict(single_size=GIB, single_fragment=8 * MIB,
             hold_connections=2000, stall_uploads=8, stall_upload_size=256 * MIB,
             stall_commit_size=GIB, stall_pings=2000,
             recovery_sessions=10000, recovery_starts=3,
-            delivery_seconds=10, delivery_workers=8)
+            delivery_seconds=10, delivery_workers=8,
+            scrape_sessions=20000, scrape_seconds=10)
 QUICK = dict(single_size=64 * MIB, single_fragment=8 * MIB,
              conc_sessions=8, conc_size=4 * MIB, conc_fragment=MIB,
              ab_seconds=2, ab_connections=64,
@@ -55,11 +57,12 @@ QUICK = dict(single_size=64 * MIB, single_fragment=8 * MIB,
              hold_connections=200, stall_uploads=8, stall_upload_size=8 * MIB,
              stall_commit_size=64 * MIB, stall_pings=300,
              recovery_sessions=100, recovery_starts=1,
-            delivery_seconds=2, delivery_workers=4)
+            delivery_seconds=2, delivery_workers=4,
+            scrape_sessions=500, scrape_seconds=2)
 
 
 CASES = ("single", "concurrent", "ping", "sessions", "idle", "hold", "tls_hold", "stall", "recovery",
-         "delivery", "delivery_stall", "auth_bruteforce")
+         "delivery", "delivery_stall", "auth_bruteforce", "scrape")
 
 
 class CaseError(RuntimeError):
@@ -1247,6 +1250,8 @@ class Bench:
             delivery_cases.run_delivery_stall(self, Row, fmt_rate)
         if "auth_bruteforce" in cases:
             auth_cases.run_auth_bruteforce(self, Row)
+        if "scrape" in cases:
+            admin_cases.run_scrape(self, Row, Bitsd)
         meta = self.meta()
         meta["elapsed_s"] = round(time.monotonic() - t0, 1)
         md = self.markdown(meta)

@@ -14,10 +14,12 @@ struct abuse_limits {
     std::uint64_t max_connections_per_client = 256;
     // Open connections to the admin listener (admin_listen). Beyond it new ones are closed at once.
     std::uint64_t max_admin_connections = 64;
-    // Sessions one client address has created and not yet closed or cancelled, counted while
-    // bitsd runs (a restart forgets them). 0 = no limit.
+    // Sessions one principal has created and not yet closed or cancelled, under all prefixes,
+    // counted while bitsd runs (a restart forgets them): per user when authenticated, per
+    // client address otherwise. Applies to every principal. 0 = no limit.
     std::uint64_t max_open_sessions_per_client = 1000;
-    // Create-Session requests per minute and client address, with bursts of as many. 0 = no limit.
+    // Create-Session requests per minute and principal (per user when authenticated, per client
+    // address otherwise), with bursts of as many. 0 = no limit.
     std::uint64_t create_sessions_per_minute_per_client = 600;
     // Sync deliveries in flight at once (each holds a back-end connection until it answers).
     // Beyond it, a final Fragment that would start one is answered 503 + Retry-After.

@@ -71,7 +71,8 @@ struct upload_prefix {
     notification_settings notification;
     // Open sessions one principal (without authentication: one client address) may hold under
     // this prefix, as IIS's BITSNumberOfSessionsLimit; beyond it Create-Session is refused
-    // (403, fatal for the job). 0 = no limit.
+    // (403, fatal for the job). 0 = no cap of its own: limits.max_open_sessions_per_client
+    // caps every principal anyway (all prefixes together, transient).
     std::uint64_t max_sessions_per_user = 0;
     auth_settings auth;  // who may upload here (default: anyone)
 };
@@ -116,6 +117,10 @@ struct settings {
     // status page); nullopt = off ("admin_listen": "off" or null). Loopback by default: it
     // shows session ids and paths, so it is not for the open network.
     std::optional<listen_endpoint> admin_listen = listen_endpoint{"127.0.0.1", 9090, std::nullopt};
+    // Host names (lower case) the admin listener answers besides its own address (and localhost
+    // on a loopback or wildcard listener): any other Host is refused, so a page whose name is
+    // made to resolve to the admin address (DNS rebinding) reads nothing.
+    std::vector<std::string> admin_allowed_hosts;
     log_format format = log_format::text;         // "log_format": one line of text or JSON
     log_level access_log_level = log_level::info;  // one line per request at this level
     abuse_limits limits;                          // "limits": connection, session and disk caps

@@ -87,6 +87,19 @@ std::optional<config_error> apply_environment(const environment& env, settings& 
             return config_error{"BITSD_PUBLIC_BASE_URL: " + *why};
         }
     }
+    if (const auto hosts = lookup(env, "BITSD_ADMIN_ALLOWED_HOSTS")) {
+        const auto items = split_list(*hosts);
+        std::vector<std::string> names;
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            std::string name;
+            if (auto why = parse_admin_host(items[i], name)) {
+                return config_error{"BITSD_ADMIN_ALLOWED_HOSTS \"" + *hosts + "\": entry " +
+                                    std::to_string(i + 1) + ": " + *why};
+            }
+            names.push_back(std::move(name));
+        }
+        result.admin_allowed_hosts = std::move(names);
+    }
     s = std::move(result);
     return std::nullopt;
 }

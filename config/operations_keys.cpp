@@ -18,6 +18,26 @@ std::optional<log_format> parse_log_format(std::string_view name) noexcept {
     return std::nullopt;
 }
 
+std::optional<std::string> parse_admin_host(const std::string& text, std::string& out) {
+    const auto why = [&] {
+        return "expected a host name (letters, digits, '-', '_' and '.', no port), got " +
+               json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+    };
+    if (text.empty() || text.size() > 253 || text.front() == '.' || text.back() == '.' ||
+        text.find("..") != std::string::npos) {
+        return why();
+    }
+    std::string lower;
+    for (const char c : text) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '-' || c == '_' || c == '.';
+        if (!ok) return why();
+        lower.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+    }
+    out = std::move(lower);
+    return std::nullopt;
+}
+
 std::optional<std::string> parse_admin_listen(const std::string& text,
                                               std::optional<listen_endpoint>& out) {
     if (text == "off") {
@@ -45,6 +65,21 @@ std::optional<config_error> read_operations_key(const std::string& key, const js
         if (auto why = parse_admin_listen(value.get<std::string>(), s.admin_listen)) {
             return config_error{key + ": " + *why};
         }
+        return std::nullopt;
+    }
+    if (key == "admin_allowed_hosts") {
+        if (!value.is_array()) return expected_json(key, "a list of host names", value);
+        std::vector<std::string> hosts;
+        for (std::size_t i = 0; i < value.size(); ++i) {
+            const std::string path = key + "[" + std::to_string(i) + "]";
+            if (!value[i].is_string()) return expected_json(path, "a host name", value[i]);
+            std::string host;
+            if (auto why = parse_admin_host(value[i].get<std::string>(), host)) {
+                return config_error{path + ": " + *why};
+            }
+            hosts.push_back(std::move(host));
+        }
+        s.admin_allowed_hosts = std::move(hosts);
         return std::nullopt;
     }
     if (key == "log_format") {

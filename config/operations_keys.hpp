@@ -1,5 +1,5 @@
 #pragma once
-// The operations keys of the config file (issue 8): admin_listen, log_format,
+// The operations keys of the config file: admin_listen, admin_allowed_hosts, log_format,
 // access_log_level. Kept apart from json_reader.cpp so the reader only dispatches to them.
 
 #include "config/config.hpp"
@@ -15,6 +15,11 @@ namespace bitsd::config {
 // leaves `known` false (and `s` untouched) for any other key.
 std::optional<config_error> read_operations_key(const std::string& key, const nlohmann::json& value,
                                                 settings& s, bool& known);
+
+// One entry of admin_allowed_hosts: a host name without a port (letters, digits, '-', '_', '.'
+// in non-empty labels, at most 253 characters), kept in lower case. The text of the error
+// (without the key) when it is not one.
+std::optional<std::string> parse_admin_host(const std::string& text, std::string& out);
 
 // "off" turns the admin listener off; anything else must be a "host:port" as for `listen`.
 // The text of the error (without the key) when it is neither.

@@ -26,6 +26,9 @@ bool same(const upload_prefix& a, const upload_prefix& b) {
 }
 
 template <typename T>
+bool same(const T& a, const T& b);  // ==, below: also for the elements of a vector
+
+template <typename T>
 bool same(const std::vector<T>& a, const std::vector<T>& b) {
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
@@ -57,6 +60,7 @@ reload_plan plan_reload(const settings& running, const settings& candidate) {
     keep("fsync", &settings::fsync);
     keep("threads", &settings::threads);
     keep("blocking_threads", &settings::blocking_threads);
+    keep("admin_allowed_hosts", &settings::admin_allowed_hosts);
 
     const auto note = [&](const char* key, auto member) {
         if (!same(running.*member, candidate.*member)) plan.changed.emplace_back(key);

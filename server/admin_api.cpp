@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 
 namespace bitsd::server {
 
@@ -80,6 +82,45 @@ std::string sessions_json(const std::vector<storage::session_info>& sessions, st
         doc["finished"].push_back(session_json(*finished[i]));
     }
     return dump(doc);
+}
+
+bool admin_host_allowed(std::string_view host, const admin_hosts& hosts) {
+    std::string_view name = host;
+    std::optional<std::string_view> port;
+    bool bracketed = false;
+    if (!host.empty() && host.front() == '[') {
+        const auto close = host.find(']');
+        if (close == std::string_view::npos) return false;
+        name = host.substr(1, close - 1);
+        const auto rest = host.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') return false;
+            port = rest.substr(1);
+        }
+        bracketed = true;
+    } else if (const auto colon = host.find(':'); colon != std::string_view::npos) {
+        name = host.substr(0, colon);
+        port = host.substr(colon + 1);
+    }
+    if (name.empty()) return false;
+    if (port && (port->empty() || port->size() > 5 || port->find_first_not_of("0123456789") != std::string_view::npos ||
+                 std::stoul(std::string(*port)) > 65535)) {
+        return false;
+    }
+    const auto address_allowed = [&](const boost::asio::ip::address& address) {
+        return hosts.listener.is_unspecified() || address == hosts.listener;
+    };
+    boost::system::error_code ec;
+    if (bracketed) {
+        const auto v6 = boost::asio::ip::make_address_v6(std::string(name), ec);
+        return !ec && address_allowed(boost::asio::ip::address(v6));
+    }
+    const auto v4 = boost::asio::ip::make_address_v4(std::string(name), ec);
+    if (!ec) return address_allowed(boost::asio::ip::address(v4));
+    std::string lower;
+    for (const char c : name) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (lower == "localhost") return hosts.listener.is_loopback() || hosts.listener.is_unspecified();
+    return std::find(hosts.names.begin(), hosts.names.end(), lower) != hosts.names.end();
 }
 
 std::string recent_json(const std::vector<recent_request>& recent) {

@@ -1,5 +1,6 @@
 #include "server/admin_connection.hpp"
 
+#include "server/access_log.hpp"
 #include "server/admin_api.hpp"
 #include "server/admin_listener.hpp"
 #include "server/metrics.hpp"
@@ -66,6 +67,7 @@ void admin_connection::answer() {
     response_ = {};
     response_.version(request.version());
     response_.keep_alive(request.keep_alive());
+    if (refused_host()) return;
     const auto method = request.method();
     std::string_view target(request.target().data(), request.target().size());
     target = target.substr(0, target.find('?'));  // a cache-busting query changes nothing
@@ -92,9 +94,40 @@ void admin_connection::answer() {
     send(404, "text/plain; charset=utf-8", "not found: try /, /healthz, /readyz, /metrics, /api/sessions, /api/recent\n");
 }
 
+bool admin_connection::refused_host() {
+    // DNS rebinding: a page whose name resolves to this address reaches us with its own name in
+    // Host. Browsers always send Host, so HTTP/1.0 without one (a bare script) may pass.
+    const auto& request = parser_->get();
+    const auto host_fields = request.count(http::field::host);
+    if (host_fields > 1 || (host_fields == 0 && request.version() >= 11)) {
+        response_.keep_alive(false);
+        send(400, "text/plain; charset=utf-8", "bad request: exactly one Host header\n");
+        return true;
+    }
+    if (host_fields == 1) {
+        const auto host = request[http::field::host];
+        if (!admin_host_allowed(std::string_view(host.data(), host.size()), owner_->hosts())) {
+            if (spdlog::should_log(spdlog::level::debug)) {
+                std::string shown;
+                append_json_escaped(shown, std::string_view(host.data(), host.size()));
+                beast::error_code ignored;
+                spdlog::debug("admin request from {} refused (421): Host \"{}\" is not the admin address "
+                              "or in admin_allowed_hosts",
+                              stream_.socket().remote_endpoint(ignored).address().to_string(), shown);
+            }
+            response_.keep_alive(false);
+            send(421, "text/plain; charset=utf-8",
+                 "misdirected request: this Host is not served here (admin_allowed_hosts)\n");
+            return true;
+        }
+    }
+    return false;
+}
+
 void admin_connection::answer_from_store(bool metrics_text) {
-    // Listing the store reads every session's metadata: a disk walk, on the blocking pool.
-    net::post(owner_->blocking().executor(), [self = shared_from_this(), metrics_text] {
+    // Listing the store reads every session's metadata: a disk walk, on the admin's own thread
+    // of the blocking pool (never the threads uploads wait for).
+    net::post(owner_->blocking().admin_executor(), [self = shared_from_this(), metrics_text] {
         const auto sessions = self->owner_->sessions();
         std::string body;
         std::string type;

@@ -28,6 +28,7 @@ private:
     void do_read();
     void on_read(boost::beast::error_code ec, std::size_t bytes);
     void answer();
+    bool refused_host();  // answers 400 or 421 when Host is missing, repeated or not ours
     void answer_from_store(bool metrics);
     void send(unsigned status, std::string content_type, std::string body);
     void on_write(boost::beast::error_code ec, std::size_t bytes);

@@ -14,8 +14,10 @@ namespace bitsd::server {
 namespace net = boost::asio;
 
 admin_listener::admin_listener(net::io_context& context, const net::ip::tcp::endpoint& endpoint,
-                               storage::session_store& store, blocking_pool& blocking, std::string version)
-    : acceptor_(context), store_(store), blocking_(blocking), version_(std::move(version)) {
+                               storage::session_store& store, blocking_pool& blocking, std::string version,
+                               std::vector<std::string> allowed_hosts)
+    : acceptor_(context), store_(store), blocking_(blocking), version_(std::move(version)),
+      hosts_{endpoint.address(), std::move(allowed_hosts)} {
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(net::socket_base::reuse_address(true));
     if (endpoint.address().is_v6()) acceptor_.set_option(net::ip::v6_only(true));

@@ -3,10 +3,13 @@
 // /api/sessions, /api/recent and the status page at /. Separate from the upload listeners so
 // that it can stay on loopback (it shows session ids and paths) and never competes with BITS
 // traffic for a port or a rule. It accepts on the main I/O context; the store listing behind
-// /metrics and /api/sessions runs on the blocking pool, cached for a second so a status page
-// refreshing every second and a Prometheus scrape share one walk of the store.
+// /metrics and /api/sessions runs on the blocking pool's admin thread (never the threads
+// uploads wait for), cached for a second so a status page refreshing every second and a
+// Prometheus scrape share one walk of the store. A request whose Host is not the listener's
+// address or an allowed name is refused (DNS rebinding).
 
 #include "server/accept_pause.hpp"
+#include "server/admin_api.hpp"
 #include "server/blocking_pool.hpp"
 #include "storage/session_store.hpp"
 
@@ -32,8 +35,10 @@ public:
     using listing = std::shared_ptr<const std::vector<storage::session_info>>;
 
     // Binds and listens at once; throws boost::system::system_error on failure (start-up only).
+    // `allowed_hosts`: admin_allowed_hosts, the names answered besides the listener's address.
     admin_listener(boost::asio::io_context& context, const boost::asio::ip::tcp::endpoint& endpoint,
-                   storage::session_store& store, blocking_pool& blocking, std::string version);
+                   storage::session_store& store, blocking_pool& blocking, std::string version,
+                   std::vector<std::string> allowed_hosts = {});
 
     boost::asio::ip::tcp::endpoint local_endpoint() const;
     void run();
@@ -46,6 +51,7 @@ public:
     listing sessions();
     blocking_pool& blocking() noexcept { return blocking_; }
     const std::string& version() const noexcept { return version_; }
+    const admin_hosts& hosts() const noexcept { return hosts_; }
 
 private:
     void do_accept();
@@ -62,6 +68,7 @@ private:
     storage::session_store& store_;
     blocking_pool& blocking_;
     std::string version_;
+    admin_hosts hosts_;
     std::mutex listing_mutex_;  // one walk at a time; the others wait and share its result
     listing listing_;
     std::chrono::steady_clock::time_point listed_at_{};

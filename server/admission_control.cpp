@@ -87,8 +87,8 @@ std::uint64_t admission_control::user_sessions(const std::string& principal, std
 }
 
 void admission_control::forget(std::unordered_map<std::string, open_session>::iterator it) {
-    const auto client = sessions_of_.find(it->second.client);
-    if (client != sessions_of_.end() && --client->second == 0) sessions_of_.erase(client);
+    const auto owner = sessions_of_.find(it->second.principal);
+    if (owner != sessions_of_.end() && --owner->second == 0) sessions_of_.erase(owner);
     const auto user = sessions_of_user_.find(it->second.user);
     if (user != sessions_of_user_.end() && --user->second == 0) sessions_of_user_.erase(user);
     sessions_.erase(it);
@@ -128,13 +128,13 @@ std::uint64_t admission_control::connections() const {
     return connections_;
 }
 
-std::uint64_t admission_control::open_sessions(const std::string& client) const {
+std::uint64_t admission_control::open_sessions(const std::string& principal) const {
     std::lock_guard<std::mutex> lock(mutex_);
-    const auto it = sessions_of_.find(client);
+    const auto it = sessions_of_.find(principal);
     return it == sessions_of_.end() ? 0 : it->second;
 }
 
-std::error_code admission_control::allow_create(const std::string& client, const std::string& principal,
+std::error_code admission_control::allow_create(const std::string& /*client*/, const std::string& principal,
                                                 std::size_t prefix, clock::time_point now) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (tracks_sessions()) forget_expired(now);
@@ -144,9 +144,10 @@ std::error_code admission_control::allow_create(const std::string& client, const
             return protocol::bits_errc::user_session_limit;
         }
     }
-    // Per address only when unauthenticated: authenticated users have max_sessions_per_user.
-    if (limits_.max_open_sessions_per_client != 0 && principal == client) {
-        const auto it = sessions_of_.find(client);
+    // Keyed by the principal: an authenticated user wherever it comes from (users behind one
+    // trusted proxy share its address, never their caps), the address without authentication.
+    if (limits_.max_open_sessions_per_client != 0) {
+        const auto it = sessions_of_.find(principal);
         if (it != sessions_of_.end() && it->second >= limits_.max_open_sessions_per_client) {
             return protocol::bits_errc::too_many_sessions;
         }
@@ -165,7 +166,7 @@ std::error_code admission_control::allow_create(const std::string& client, const
             it = it->second.tokens >= capacity ? buckets_.erase(it) : std::next(it);
         }
     }
-    const auto [it, fresh] = buckets_.try_emplace(client, bucket{capacity, now});
+    const auto [it, fresh] = buckets_.try_emplace(principal, bucket{capacity, now});
     bucket& b = it->second;
     if (!fresh) refill(b);
     if (b.tokens < 1.0) return protocol::bits_errc::too_many_sessions;
@@ -173,7 +174,7 @@ std::error_code admission_control::allow_create(const std::string& client, const
     return {};
 }
 
-void admission_control::observe(const std::string& client, const std::string& principal,
+void admission_control::observe(const std::string& /*client*/, const std::string& principal,
                                 std::size_t prefix, const protocol::packet& request,
                                 const protocol::response& response, clock::time_point now) {
     if (response.status != 200) return;
@@ -183,8 +184,8 @@ void admission_control::observe(const std::string& client, const std::string& pr
         const auto id = header_of(response, "BITS-Session-Id");
         if (!id) return;
         auto user = user_key(principal, prefix);
-        if (sessions_.try_emplace(*id, open_session{client, user, now}).second) {
-            ++sessions_of_[client];
+        if (sessions_.try_emplace(*id, open_session{principal, user, now}).second) {
+            ++sessions_of_[principal];
             ++sessions_of_user_[user];
         }
         return;

@@ -1,11 +1,13 @@
 #pragma once
-// What one client address, or all clients together, may hold (config "limits", issue 9):
-// open connections overall and per client, sessions a client has open, and the rate of its
-// Create-Session requests (a token bucket per client). Thread-safe: the listener admits on the
-// main I/O context, connections end and create sessions on any I/O thread.
+// What one client, or all clients together, may hold (config "limits"): open connections
+// overall and per client address, the sessions a principal has open, and the rate of its
+// Create-Session requests (a token bucket per principal). Thread-safe: the listener admits on
+// the main I/O context, connections end and create sessions on any I/O thread.
 //
 // A client is its address; an IPv6 client is its /64, since one host commonly holds a whole
-// /64 and could otherwise use a fresh address per connection.
+// /64 and could otherwise use a fresh address per connection. Sessions count per principal:
+// the authenticated user ("user:<name>"), or the client's address without authentication, so
+// the users behind one trusted proxy never share a cap or a rate.
 
 #include "config/abuse_limits.hpp"
 #include "protocol/engine.hpp"
@@ -74,21 +76,22 @@ public:
 
     // Before a Create-Session under upload prefix `prefix` is carried out: {},
     // user_session_limit (the principal holds max_sessions_per_user sessions there: fatal), or
-    // too_many_sessions (over the rate, or the client holds max_open_sessions_per_client:
-    // transient). A request allowed takes a token. `client` is the connection's address,
-    // `principal` whom the request is from (the same without authentication).
+    // too_many_sessions (the principal is over the rate, or holds max_open_sessions_per_client
+    // sessions under all prefixes: transient). A request allowed takes the principal's token.
+    // `client` is the connection's address, `principal` whom the request is from (the address
+    // itself without authentication); every count is the principal's.
     std::error_code allow_create(const std::string& client, const std::string& principal,
                                  std::size_t prefix, clock::time_point now);
 
     // After every answer: counts a session created (Create-Session answered 200) against its
-    // client and principal, and frees it when a Close-Session or Cancel-Session of it is
+    // principal, overall and under its prefix, and frees it when a Close-Session or Cancel-Session of it is
     // answered 200.
     void observe(const std::string& client, const std::string& principal, std::size_t prefix,
                  const protocol::packet& request, const protocol::response& response,
                  clock::time_point now);
 
     std::uint64_t connections() const;
-    std::uint64_t open_sessions(const std::string& client) const;
+    std::uint64_t open_sessions(const std::string& principal) const;  // under all prefixes
     std::uint64_t user_sessions(const std::string& principal, std::size_t prefix) const;
 
 private:
@@ -101,7 +104,7 @@ private:
         clock::time_point updated{};
     };
     struct open_session {
-        std::string client;
+        std::string principal;
         std::string user;  // user_key(principal, prefix)
         clock::time_point created{};
     };
@@ -114,9 +117,9 @@ private:
     mutable std::mutex mutex_;
     std::uint64_t connections_ = 0;
     std::unordered_map<std::string, std::uint64_t> connections_of_;
-    std::unordered_map<std::string, bucket> buckets_;
+    std::unordered_map<std::string, bucket> buckets_;  // by principal
     std::unordered_map<std::string, open_session> sessions_;        // by session id
-    std::unordered_map<std::string, std::uint64_t> sessions_of_;    // by client
+    std::unordered_map<std::string, std::uint64_t> sessions_of_;    // by principal
     std::unordered_map<std::string, std::uint64_t> sessions_of_user_;  // by user_key
     std::vector<std::uint64_t> sessions_per_user_;  // guarded by mutex_ (apply)
     std::vector<std::string> prefix_names_;         // likewise

@@ -24,6 +24,10 @@ public:
     // Commits, which may copy for minutes: a pool of their own, so that a few large commits
     // never make every Create-Session and Fragment of the server queue behind them.
     executor_type commit_executor() noexcept { return commit_pool_->get_executor(); }
+    // The admin listener's store walks (/metrics, /api/sessions): one thread of their own, so
+    // a scrape of a large store (or a hung disk under it) never queues Create-Session and
+    // Fragment work behind it, and two scrapes never walk at once.
+    executor_type admin_executor() noexcept { return admin_pool_->get_executor(); }
 
     // For stopping: waits for the work that is running (it finishes: a commit is never cut
     // off halfway, and is resumable anyway) and destroys what is queued without running it.
@@ -33,6 +37,7 @@ public:
 private:
     std::optional<boost::asio::thread_pool> pool_;
     std::optional<boost::asio::thread_pool> commit_pool_;
+    std::optional<boost::asio::thread_pool> admin_pool_;
 };
 
 }  // namespace bitsd::server

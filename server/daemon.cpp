@@ -320,7 +320,8 @@ daemon::daemon(config::settings settings) : impl_(std::make_unique<impl>(std::mo
         try {
             impl_->admin = std::make_shared<admin_listener>(impl_->pool.main_context(),
                                                             net::ip::tcp::endpoint(address, s.admin_listen->port),
-                                                            *impl_->store, impl_->blocking, BITSD_VERSION);
+                                                            *impl_->store, impl_->blocking, BITSD_VERSION,
+                                                            s.admin_allowed_hosts);
             impl_->admin->set_max_connections(first->limits.max_admin_connections);
         } catch (const boost::system::system_error& e) {
             throw std::runtime_error("admin_listen: cannot listen on " + config::to_string(*s.admin_listen) +

@@ -47,7 +47,7 @@ protocol::outcome<T> failed(protocol::rejection failure) {
 }
 
 // How long a session may stay open at most: a session nobody closes stops counting against
-// its client (limits.max_open_sessions_per_client) after this.
+// its principal (limits.max_open_sessions_per_client) after this.
 std::chrono::seconds longest_session_timeout(const config::settings& settings) {
     std::uint64_t longest = 0;
     for (const auto& upload : settings.uploads) longest = std::max(longest, upload.session_timeout_s);

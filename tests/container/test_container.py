@@ -74,6 +74,37 @@ def sha256(path):
     return h.hexdigest()
 
 
+def compose_service_lines(text, service):
+    """The lines of one service's block in a compose file (indentation-based; no YAML parser)."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent == 2 and line.strip() == f"{service}:":
+            inside = True
+            continue
+        if inside and indent <= 2:
+            break
+        if inside:
+            lines.append(line)
+    return lines
+
+
+class ComposeFileTest(unittest.TestCase):
+    """docker/compose.yaml, read as text (no engine needed): the example back-end's control
+    endpoints are never published; bitsd reaches it over the compose network."""
+
+    def test_the_backend_publishes_no_port(self):
+        with open(os.path.join(REPO, "docker", "compose.yaml")) as f:
+            text = f.read()
+        backend = compose_service_lines(text, "backend")
+        self.assertTrue(backend, "no backend service in docker/compose.yaml")
+        self.assertFalse([line for line in backend if line.strip().startswith("ports:")],
+                         "the back-end publishes ports")
+        self.assertTrue(compose_service_lines(text, "bitsd"), "no bitsd service")
+
+
 class ContainerTest(unittest.TestCase):
     timings = {}
 

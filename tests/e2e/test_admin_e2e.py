@@ -1,13 +1,19 @@
 """The admin listener (issue 8, item 5): /healthz, /readyz, /metrics (parsed by a strict
 Prometheus text-format parser, counters checked against what the test sent), /api/sessions,
-/api/recent, turning it off, a port that cannot be bound, and GET / on the upload listener."""
+/api/recent, turning it off, a port that cannot be bound, GET / on the upload listener, and a
+store walk that hangs without holding the threads uploads need.
+The Host check against DNS rebinding: the listener's address, localhost and admin_allowed_hosts
+are answered, any other name gets 421 and no data."""
 
+import glob
 import http.client
 import json
 import math
+import os
 import re
 import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -154,10 +160,10 @@ class AdminClient:
     def __init__(self, port):
         self.port = port
 
-    def get(self, path, method="GET"):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+    def get(self, path, method="GET", headers=None, timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path)
+            conn.request(method, path, headers=headers or {})
             r = conn.getresponse()
             return r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read()
         finally:
@@ -358,6 +364,136 @@ class AdminTest(ServerTestCase):
         self.assertEqual(client.request("GET", "/other").status, 404)
         # BITS itself is untouched.
         self.assert_ok(client.ping())
+
+
+class AdminHostTest(ServerTestCase):
+    """A web page whose name is made to resolve to the admin address (DNS rebinding) reaches the
+    admin listener with its own name in Host: only the listener's own address, localhost on a
+    loopback listener and the names in admin_allowed_hosts are answered, anything else gets 421
+    and no data."""
+
+    def start_admin(self, **kw):
+        srv, client = self.start(**kw)
+        return srv, client, AdminClient(srv.admin_port())
+
+    def test_a_rebinding_host_is_refused_without_data(self):
+        srv, client, admin = self.start_admin()
+        sid = client.new_session("secret-name.bin")
+        port = admin.port
+        for path in ("/api/sessions", "/metrics", "/api/recent", "/", "/healthz"):
+            for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}",
+                         f"localhost.evil.example:{port}"):
+                status, _, body = admin.get(path, headers={"Host": host})
+                self.assertEqual(status, 421, f"{path} with Host {host}")
+                self.assertNotIn(sid.encode(), body)
+                self.assertNotIn(b"secret-name", body)
+                self.assertNotIn(b"bitsd_", body)
+        # The listener's own address and localhost, with or without the port, are answered.
+        for host in (f"127.0.0.1:{port}", "127.0.0.1", f"localhost:{port}", "LocalHost"):
+            status, _, body = admin.get("/api/sessions", headers={"Host": host})
+            self.assertEqual(status, 200, f"Host {host}")
+            self.assertIn(sid.encode(), body)
+
+    def test_a_missing_or_repeated_host(self):
+        srv, client, admin = self.start_admin()
+
+        def status_of(head):
+            with socket.create_connection(("127.0.0.1", admin.port), timeout=10) as s:
+                s.sendall(head)
+                answer = b""
+                while b"\r\n" not in answer:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    answer += chunk
+                return int(answer.split(b" ", 2)[1])
+
+        self.assertEqual(status_of(b"GET /api/sessions HTTP/1.1\r\n\r\n"), 400)
+        self.assertEqual(status_of(b"GET /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n"),
+                         400)
+        # No browser sends HTTP/1.0 without Host: a bare script may.
+        self.assertEqual(status_of(b"GET /healthz HTTP/1.0\r\n\r\n"), 200)
+
+    def test_admin_allowed_hosts_adds_names(self):
+        srv, client, admin = self.start_admin(extra={"admin_allowed_hosts": ["bitsd-admin.internal"]})
+        for host in ("bitsd-admin.internal", "BITSD-Admin.internal:8443"):
+            status, _, body = admin.get("/metrics", headers={"Host": host})
+            self.assertEqual(status, 200, f"Host {host}")
+            self.assertIn(b"bitsd_build_info", body)
+        self.assertEqual(admin.get("/metrics", headers={"Host": "other.internal"})[0], 421)
+
+    def test_bad_admin_allowed_hosts_is_refused_naming_the_key(self):
+        srv = Server(self, extra={"admin_allowed_hosts": ["ok.example", "bad host"]})
+        p = subprocess.run([bitsd_binary(), "--config", srv.config_path], capture_output=True,
+                           timeout=30, cwd=srv.root)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("admin_allowed_hosts[1]: ", p.stderr.decode())
+
+
+def blocked_in_fifo_open(pid):
+    """How many threads of `pid` wait in open(2) of a FIFO for a writer (Linux wchan)."""
+    count = 0
+    for wchan in glob.glob(f"/proc/{pid}/task/*/wchan"):
+        try:
+            with open(wchan) as f:
+                count += f.read().strip() in ("wait_for_partner", "fifo_open", "pipe_wait")
+        except OSError:
+            pass
+    return count
+
+
+class AdminStoreListingTest(ServerTestCase):
+    """The store walk behind /metrics and /api/sessions has a thread of its own: a walk that
+    hangs (here: a session whose metadata is a FIFO, so open(2) waits for a writer, as a hung
+    disk would) never holds the blocking pool that Create-Session needs."""
+
+    def test_a_hung_store_walk_never_delays_create_session(self):
+        srv, client = self.start(extra={"blocking_threads": 1})
+        # The walks at start-up (the outbox's scan on the blocking pool, the first sweep) are
+        # over before the FIFO appears: this Create-Session queues behind the scan.
+        client.new_session("before.bin")
+        time.sleep(0.2)
+        sid = "{AB000000-0000-4000-8000-000000000001}"
+        folder = os.path.join(srv.data_dir, "sessions", "ab", sid)
+        os.makedirs(folder)
+        fifo = os.path.join(folder, "metadata.json")
+        os.mkfifo(fifo)
+        admin = AdminClient(srv.admin_port())
+        scrape = {}
+
+        def metrics():
+            scrape["status"] = admin.get("/metrics", timeout=60)[0]
+
+        scraper = threading.Thread(target=metrics, daemon=True)
+
+        def release():
+            # A writer that opens and closes lets a walk go on (an empty, unreadable session).
+            deadline = time.monotonic() + 20
+            while ((scraper.is_alive() or blocked_in_fifo_open(srv.pid)) and
+                   time.monotonic() < deadline):
+                try:
+                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:
+                    pass
+                scraper.join(0.05)
+            if os.path.exists(fifo):
+                os.unlink(fifo)
+
+        self.addCleanup(release)
+        before = blocked_in_fifo_open(srv.pid)
+        scraper.start()
+        deadline = time.monotonic() + 3
+        while blocked_in_fifo_open(srv.pid) <= before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(scraper.is_alive(), f"/metrics answered {scrape} without reading the FIFO")
+        client.timeout = 5
+        client.reset()
+        r = client.create_session("while-scraping.bin")
+        self.assertEqual(r.status, 200, str(r))
+        self.assertTrue(scraper.is_alive(), "the walk did not hang: the test proves nothing")
+        release()
+        scraper.join(10)
+        self.assertEqual(scrape.get("status"), 200)
 
 
 def value_version(metrics):

@@ -162,6 +162,33 @@ class SessionLimitsTest(LimitsTestCase):
         self.assertEqual(other.create_session("o.bin").status, 200, "another client was refused")
 
 
+class PerUserSessionLimitsTest(LimitsTestCase):
+    """Behind a trusted proxy every user comes from one address: the open-session cap and the
+    Create-Session rate count per user there, so one user cannot spend another's."""
+
+    PROXY_AUTH = {"type": "trusted-header", "header": "X-Remote-User", "trusted_proxies": ["127.0.0.1/32"]}
+
+    def assert_per_user(self, limit, allowed, what):
+        """Alice, behind the proxy, reaches `limit` after `allowed` sessions; bob, behind the
+        same proxy, still gets his own `allowed`."""
+        srv, proxy = self.start(upload={"auth": self.PROXY_AUTH}, extra={"limits": limits(**limit)})
+        alice = [("X-Remote-User", "alice")]
+        bob = [("X-Remote-User", "bob")]
+        for i in range(allowed):
+            self.assertEqual(proxy.create_session(f"a{i}.bin", headers=alice).status, 200)
+        self.assert_unavailable(proxy.create_session("over.bin", headers=alice), "10", f" (alice's {what})")
+        for i in range(allowed):
+            r = proxy.create_session(f"b{i}.bin", headers=bob)
+            self.assertEqual(r.status, 200, f"bob was refused: alice spent his budget\n{r}")
+
+    def test_an_authenticated_user_is_capped_by_max_open_sessions_per_client(self):
+        self.assert_per_user({"max_open_sessions_per_client": 2}, 2, "third open session")
+
+    def test_the_create_session_rate_counts_per_user(self):
+        self.assert_per_user({"create_sessions_per_minute_per_client": 3}, 3,
+                             "fourth Create-Session within a minute")
+
+
 class SlowlorisAndFloodTest(LimitsTestCase):
     """1,000 idle or slow connections and a Create-Session flood while a real upload runs."""
 

@@ -69,7 +69,7 @@ TEST_CASE("env: BITSD_LISTEN, BITSD_DATA_DIR and BITSD_LOG_LEVEL set what their 
     CHECK(result.config.level == cfg::log_level::debug);
 }
 
-TEST_CASE("env: BITSD_LOG_FORMAT and BITSD_ADMIN_LISTEN set what their flags set", "[config][env]") {
+TEST_CASE("env: BITSD_LOG_FORMAT, BITSD_ADMIN_LISTEN and BITSD_ADMIN_ALLOWED_HOSTS set their keys", "[config][env]") {
     auto result = run({{"BITSD_LOG_FORMAT", "json"}, {"BITSD_ADMIN_LISTEN", "127.0.0.1:9191"}}, {});
     REQUIRE(result.action == cfg::command_action::run);
     CHECK(result.config.format == cfg::log_format::json);
@@ -78,6 +78,9 @@ TEST_CASE("env: BITSD_LOG_FORMAT and BITSD_ADMIN_LISTEN set what their flags set
     result = run({{"BITSD_ADMIN_LISTEN", "off"}}, {});
     REQUIRE(result.action == cfg::command_action::run);
     CHECK_FALSE(result.config.admin_listen);
+    result = run({{"BITSD_ADMIN_ALLOWED_HOSTS", "Admin.Example, status.internal"}}, {});
+    REQUIRE(result.action == cfg::command_action::run);
+    CHECK(result.config.admin_allowed_hosts == std::vector<std::string>{"admin.example", "status.internal"});
     // The flag still wins.
     result = run({{"BITSD_LOG_FORMAT", "json"}}, {"--log-format", "text"});
     CHECK(result.config.format == cfg::log_format::text);
@@ -122,6 +125,8 @@ TEST_CASE("env: a bad value is one line naming the variable", "[config][env]") {
              {"BITSD_LOG_FORMAT", "xml", "BITSD_LOG_FORMAT: expected text or json"},
              {"BITSD_ADMIN_LISTEN", "nowhere", "BITSD_ADMIN_LISTEN \"nowhere\": "},
              {"BITSD_PUBLIC_BASE_URL", "https://b/path", "BITSD_PUBLIC_BASE_URL: must be an http:// or https:// URL"},
+             {"BITSD_ADMIN_ALLOWED_HOSTS", "a.example,,b", "BITSD_ADMIN_ALLOWED_HOSTS \"a.example,,b\": entry 2: "},
+             {"BITSD_ADMIN_ALLOWED_HOSTS", "a.example:80", "BITSD_ADMIN_ALLOWED_HOSTS \"a.example:80\": entry 1: "},
              {"BITSD_CONFIG", "/nonexistent/bitsd.json", "BITSD_CONFIG: cannot read"}}) {
         INFO(name << "=" << value);
         const auto result = run({{name, value}}, {});

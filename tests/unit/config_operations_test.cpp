@@ -105,8 +105,31 @@ TEST_CASE("the example config sets the operations keys to their defaults", "[con
     CHECK(cfg::to_string(*s.admin_listen) == cfg::to_string(*defaults.admin_listen));
     CHECK(s.format == defaults.format);
     CHECK(s.access_log_level == defaults.access_log_level);
-    for (const char* key : {"\"admin_listen\"", "\"log_format\"", "\"access_log_level\""}) {
+    CHECK(s.admin_allowed_hosts == defaults.admin_allowed_hosts);
+    for (const char* key : {"\"admin_listen\"", "\"admin_allowed_hosts\"", "\"log_format\"",
+                            "\"access_log_level\""}) {
         INFO(key);
         CHECK(text.find(key) != std::string::npos);
     }
+}
+
+TEST_CASE("admin_allowed_hosts: empty by default, names kept in lower case", "[config][operations]") {
+    CHECK(cfg::settings{}.admin_allowed_hosts.empty());
+    const auto s = parsed(R"({"admin_allowed_hosts": ["Bitsd-Admin.Example.org", "status_1.internal"]})");
+    CHECK(s.admin_allowed_hosts == std::vector<std::string>{"bitsd-admin.example.org", "status_1.internal"});
+    CHECK(parsed(R"({"admin_allowed_hosts": []})").admin_allowed_hosts.empty());
+}
+
+TEST_CASE("bad admin_allowed_hosts values are refused naming the key", "[config][operations]") {
+    CHECK(error_of(R"({"admin_allowed_hosts": "a.example"})") ==
+          "admin_allowed_hosts: expected a list of host names, got \"a.example\"");
+    for (const char* bad : {"[1]", "[\"\"]", "[\"a.example:9090\"]", "[\"a b\"]", "[\"*\"]",
+                            "[\"a.example/x\"]", "[\"[::1]\"]", "[\"\u00e9.example\"]"}) {
+        INFO(bad);
+        CHECK(error_of(std::string(R"({"admin_allowed_hosts": )") + bad + "}").rfind("admin_allowed_hosts[0]: ", 0) ==
+              0);
+    }
+    CHECK(error_of(R"({"admin_allowed_hosts": ["ok.example", "a..b"]})").rfind("admin_allowed_hosts[1]: ", 0) == 0);
+    CHECK(error_of(std::string(R"({"admin_allowed_hosts": [")") + std::string(254, 'a') + "\"]}").rfind(
+              "admin_allowed_hosts[0]: ", 0) == 0);
 }

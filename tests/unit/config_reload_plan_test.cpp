@@ -68,9 +68,10 @@ TEST_CASE("reload: listen, data_dir, fsync and threads need a restart and keep t
     candidate.fsync = cfg::fsync_mode::none;
     candidate.threads = 3;
     candidate.blocking_threads = 5;
+    candidate.admin_allowed_hosts = {"admin.example"};
     candidate.max_fragment_size = 77;
     const auto plan = cfg::plan_reload(running, candidate);
-    for (const char* key : {"listen", "data_dir", "fsync", "threads", "blocking_threads"}) {
+    for (const char* key : {"listen", "data_dir", "fsync", "threads", "blocking_threads", "admin_allowed_hosts"}) {
         INFO(key);
         CHECK(has(plan.needs_restart, key));
         CHECK_FALSE(has(plan.changed, key));
@@ -81,6 +82,7 @@ TEST_CASE("reload: listen, data_dir, fsync and threads need a restart and keep t
     CHECK(plan.next.fsync == running.fsync);
     CHECK(plan.next.threads == running.threads);
     CHECK(plan.next.blocking_threads == running.blocking_threads);
+    CHECK(plan.next.admin_allowed_hosts.empty());
     CHECK(plan.next.max_fragment_size == 77);  // the rest applies
 }
 

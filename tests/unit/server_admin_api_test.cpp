@@ -97,3 +97,49 @@ TEST_CASE("/api/sessions counts the deliveries owed and dead-lettered", "[server
     CHECK(doc["deliveries"]["owed"] == 2);
     CHECK(doc["deliveries"]["dead_lettered"] == 2);
 }
+
+TEST_CASE("admin Host: the listener's address, localhost on loopback, configured names", "[server][admin]") {
+    using boost::asio::ip::make_address;
+    const server::admin_hosts loopback{make_address("127.0.0.1"), {"bitsd-admin.internal"}};
+    for (const char* host : {"127.0.0.1", "127.0.0.1:9090", "127.0.0.1:1", "localhost", "localhost:9090",
+                             "LocalHost:9090", "bitsd-admin.internal", "BITSD-Admin.Internal:443"}) {
+        INFO(host);
+        CHECK(server::admin_host_allowed(host, loopback));
+    }
+    // Rebinding names, other addresses, and what is no host at all.
+    for (const char* host : {"evil.example", "evil.example:9090", "127.0.0.1.evil.example", "localhost.evil.example",
+                             "bitsd-admin.internal.evil.example", "127.0.0.2", "[::1]", "[::1]:9090", "0x7f.0.0.1",
+                             "2130706433", "", ":9090", "127.0.0.1:", "127.0.0.1:90900", "127.0.0.1:a",
+                             "127.0.0.1:80:80", "[127.0.0.1]", "[::1", "[::1]x", "evil.example@127.0.0.1",
+                             "localhost.", "*"}) {
+        INFO(host);
+        CHECK_FALSE(server::admin_host_allowed(host, loopback));
+    }
+    const server::admin_hosts v6{make_address("::1"), {}};
+    CHECK(server::admin_host_allowed("[::1]:9090", v6));
+    CHECK(server::admin_host_allowed("localhost", v6));
+    CHECK_FALSE(server::admin_host_allowed("127.0.0.1", v6));
+    // A listener on another address answers its own address, not localhost.
+    const server::admin_hosts lan{make_address("192.0.2.10"), {}};
+    CHECK(server::admin_host_allowed("192.0.2.10:9090", lan));
+    CHECK_FALSE(server::admin_host_allowed("localhost:9090", lan));
+    CHECK_FALSE(server::admin_host_allowed("192.0.2.11", lan));
+}
+
+TEST_CASE("admin Host: a wildcard listener answers every IP literal, names from the list only", "[server][admin]") {
+    using boost::asio::ip::make_address;
+    for (const char* wildcard : {"0.0.0.0", "::"}) {
+        INFO(wildcard);
+        const server::admin_hosts any{make_address(wildcard), {"status.example.org"}};
+        for (const char* host : {"10.1.2.3:9090", "192.0.2.7", "[2001:db8::7]:9090", "[::1]", "localhost:9090",
+                                 "status.example.org:9090"}) {
+            INFO(host);
+            CHECK(server::admin_host_allowed(host, any));
+        }
+        for (const char* host : {"evil.example", "evil.example:9090", "example.org", "status.example.org.evil",
+                                 "[evil.example]"}) {
+            INFO(host);
+            CHECK_FALSE(server::admin_host_allowed(host, any));
+        }
+    }
+}

@@ -154,3 +154,50 @@ TEST_CASE("admission: max_sessions_per_user per prefix and principal, fatal", "[
     CHECK_FALSE(control.allow_create("10.0.0.3", "alice", 0, now));
     CHECK(protocol::answer_for(protocol::bits_errc::user_session_limit).http_status == 403);  // fatal
 }
+
+TEST_CASE("admission: max_open_sessions_per_client caps an authenticated user, not its proxy",
+          "[server][admission]") {
+    auto limits = no_limits();
+    limits.max_open_sessions_per_client = 2;
+    admission_control control(limits, std::chrono::hours(1));
+    const auto now = admission_control::clock::now();
+    const auto create = packet_of(protocol::packet_kind::create_session);
+    // Two users behind one trusted proxy (one address).
+    const std::string proxy = "10.0.0.9";
+    REQUIRE_FALSE(control.allow_create(proxy, "user:alice", 0, now));
+    control.observe(proxy, "user:alice", 0, create, created("{A1}"), now);
+    REQUIRE_FALSE(control.allow_create(proxy, "user:alice", 0, now));
+    control.observe(proxy, "user:alice", 0, create, created("{A2}"), now);
+    CHECK(control.open_sessions("user:alice") == 2);
+    CHECK(control.allow_create(proxy, "user:alice", 0, now) == protocol::bits_errc::too_many_sessions);
+    // The same user from another address holds the same sessions.
+    CHECK(control.allow_create("10.0.0.10", "user:alice", 0, now) == protocol::bits_errc::too_many_sessions);
+    // Another user behind the same proxy has a cap of its own; so has the proxy's own address.
+    CHECK_FALSE(control.allow_create(proxy, "user:bob", 0, now));
+    control.observe(proxy, "user:bob", 0, create, created("{B1}"), now);
+    CHECK(control.open_sessions("user:bob") == 1);
+    CHECK(control.open_sessions(proxy) == 0);
+    CHECK_FALSE(control.allow_create(proxy, proxy, 0, now));
+    // A Close frees the user's place.
+    control.observe(proxy, "user:alice", 0, packet_of(protocol::packet_kind::close_session, "{A1}"),
+                    protocol::response{}, now);
+    CHECK_FALSE(control.allow_create(proxy, "user:alice", 0, now));
+}
+
+TEST_CASE("admission: the Create-Session rate is per user when authenticated, per address otherwise",
+          "[server][admission]") {
+    auto limits = no_limits();
+    limits.create_sessions_per_minute_per_client = 3;
+    admission_control control(limits, two_weeks);
+    const auto t0 = admission_control::clock::now();
+    const std::string proxy = "10.0.0.9";
+    for (int i = 0; i < 3; ++i) REQUIRE_FALSE(control.allow_create(proxy, "user:alice", 0, t0));
+    CHECK(control.allow_create(proxy, "user:alice", 0, t0) == protocol::bits_errc::too_many_sessions);
+    // Bob behind the same proxy, and the proxy's unauthenticated requests, have budgets of their own.
+    for (int i = 0; i < 3; ++i) CHECK_FALSE(control.allow_create(proxy, "user:bob", 0, t0));
+    CHECK(control.allow_create(proxy, "user:bob", 0, t0) == protocol::bits_errc::too_many_sessions);
+    for (int i = 0; i < 3; ++i) CHECK_FALSE(control.allow_create(proxy, proxy, 0, t0));
+    CHECK(control.allow_create(proxy, proxy, 0, t0) == protocol::bits_errc::too_many_sessions);
+    // Alice from another address still spends her own budget.
+    CHECK(control.allow_create("10.0.0.10", "user:alice", 0, t0) == protocol::bits_errc::too_many_sessions);
+}
