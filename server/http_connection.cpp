@@ -442,22 +442,29 @@ void http_connection::do_verify(basic_attempt attempt) {
     net::post(auth_pool_.executor(), [self = shared_from_this(), service = service_, auth, check = check_,
                                       attempt = std::move(attempt)]() mutable {
         auth_verdict verdict;
-        if (!check->abandoned.load()) verdict = auth->verify(attempt, clock::now());
-        // Back on the connection's thread, where it is destroyed if this was its last owner.
-        net::post(self->stream_.get_executor(), [self, check, verdict = std::move(verdict)]() mutable {
-            self->on_verified(check, std::move(verdict));
+        // Skipped (the connection went meanwhile): not a failure, and its token goes back.
+        const bool hashed = !check->abandoned.load();
+        if (hashed) verdict = auth->verify(attempt, clock::now());
+        // Back on the connection's thread, where it is destroyed if this was its last owner:
+        // every reference moves into that handler, none stays behind on the pool's thread.
+        const auto executor = self->stream_.get_executor();
+        net::post(executor, [self = std::move(self), service = std::move(service), check = std::move(check),
+                             verdict = std::move(verdict), hashed]() mutable {
+            self->on_verified(check, std::move(verdict), hashed);
         });
     });
 }
 
-void http_connection::on_verified(const std::shared_ptr<running_check>& check, auth_verdict verdict) {
-    if (check != check_ || phase_ != phase::auth) return;  // closed, cut or answered busy meanwhile
-    check_.reset();
-    disarm_timer();
-    if (verdict.result == auth_verdict::kind::allowed) {
+void http_connection::on_verified(const std::shared_ptr<running_check>& check, auth_verdict verdict, bool hashed) {
+    // The check took a token of the client's failure budget: a success, or a check whose hash
+    // never ran, gives it back, whether or not its connection is still waiting for it.
+    if (!hashed || verdict.result == auth_verdict::kind::allowed) {
         auth_failures_.check_succeeded(ticket_.client(),
                                        service_->settings().limits.auth_failures_per_minute_per_client, clock::now());
     }
+    if (check != check_ || phase_ != phase::auth) return;  // closed, cut or answered busy meanwhile
+    check_.reset();
+    disarm_timer();
     on_verdict(std::move(verdict));
 }
 
@@ -623,10 +630,11 @@ void http_connection::run_blocking(phase during, boost::asio::thread_pool::execu
     net::post(pool, [self = shared_from_this(), work = std::move(work),
                                      done = std::move(done)]() mutable {
         auto result = work();
-        net::post(self->stream_.get_executor(),
-                  [self, result = std::move(result), done = std::move(done)]() mutable {
-                      done(std::move(result));
-                  });
+        // As in do_verify: the connection's last reference may only drop on its own thread.
+        const auto executor = self->stream_.get_executor();
+        net::post(executor, [self = std::move(self), result = std::move(result), done = std::move(done)]() mutable {
+            done(std::move(result));
+        });
     });
 }
 

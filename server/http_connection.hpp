@@ -129,7 +129,7 @@ private:
     // pool (do_verify / on_verified); then the request goes on (on_principal).
     void authenticate();
     void do_verify(basic_attempt attempt);
-    void on_verified(const std::shared_ptr<running_check>& check, auth_verdict verdict);
+    void on_verified(const std::shared_ptr<running_check>& check, auth_verdict verdict, bool hashed);
     void on_verdict(auth_verdict verdict);
     void abandon_check();
     void on_principal(std::string principal);

@@ -95,23 +95,29 @@ struct tls_channel::impl {
 
     // Waits for a byte from the socket (under the stream's deadline), then takes what else
     // has arrived without waiting, into a buffer of that size (at most a record): a handshake
-    // or a header that stalls halfway holds only the bytes that came.
+    // or a header that stalls halfway holds only the bytes that came. Bytes OpenSSL has not
+    // taken yet stay in front of the new ones: it normally asks for more only once it took
+    // everything, but not always (without SSL_MODE_AUTO_RETRY, after a post-handshake
+    // message such as a KeyUpdate), and a record's bytes must never be dropped.
     void fill(std::function<void(error_code)> then) {
-        input.reset();  // OpenSSL took everything (it asks for more only then)
-        input_pos = input_len = 0;
         stream.async_read_some(net::buffer(&first, 1), [this, then = std::move(then)](error_code ec, std::size_t n) {
             if (ec) return then(ec);
+            const std::size_t left = input_len - input_pos;
             error_code available_ec;
             const std::size_t available =
                 std::min<std::size_t>(stream.socket().available(available_ec), input_size - 1);
-            input.reset(new unsigned char[1 + available]);
-            input[0] = first;
-            input_len = n;
+            std::unique_ptr<unsigned char[]> next(new unsigned char[left + 1 + available]);
+            if (left > 0) std::memcpy(next.get(), input.get() + input_pos, left);
+            next[left] = first;
+            std::size_t length = left + n;
             if (available > 0) {
                 error_code more_ec;
-                const std::size_t more = stream.socket().read_some(net::buffer(input.get() + 1, available), more_ec);
-                if (!more_ec) input_len += more;
+                const std::size_t more = stream.socket().read_some(net::buffer(next.get() + length, available), more_ec);
+                if (!more_ec) length += more;
             }
+            input = std::move(next);
+            input_pos = 0;
+            input_len = length;
             then({});
         });
     }
