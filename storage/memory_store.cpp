@@ -117,27 +117,29 @@ std::error_code memory_store::create(const session_metadata& metadata) {
     });
 }
 
-std::error_code memory_store::info(std::string_view id, session_info& out) {
+template <typename Operation>
+std::error_code memory_store::with_record(std::string_view id, Operation&& operation) {
     return guarded([&] {
         const auto key = normalize_session_id(id);
         if (!key) return make_error_code(storage_errc::session_not_found);
         const std::lock_guard<std::mutex> lock(state_->mutex);
         const auto r = find(*key);
         if (!r) return make_error_code(storage_errc::session_not_found);
+        return std::error_code(operation(r, *key));
+    });
+}
+
+std::error_code memory_store::info(std::string_view id, session_info& out) {
+    return with_record(id, [&](const std::shared_ptr<record>& r, const std::string&) {
         out = info_of(*r);
         return std::error_code{};
     });
 }
 
 std::error_code memory_store::update(const session_metadata& metadata) {
-    return guarded([&] {
-        const auto key = normalize_session_id(metadata.id);
-        if (!key) return make_error_code(storage_errc::session_not_found);
-        const std::lock_guard<std::mutex> lock(state_->mutex);
-        const auto r = find(*key);
-        if (!r) return make_error_code(storage_errc::session_not_found);
+    return with_record(metadata.id, [&](const std::shared_ptr<record>& r, const std::string& key) {
         r->metadata = metadata;
-        r->metadata.id = *key;
+        r->metadata.id = key;
         r->last_activity_unix = now_unix();
         return std::error_code{};
     });
@@ -146,12 +148,7 @@ std::error_code memory_store::update(const session_metadata& metadata) {
 std::unique_ptr<appender> memory_store::open_append(std::string_view id, std::uint64_t offset,
                                                     std::error_code& ec) {
     std::unique_ptr<appender> result;
-    ec = guarded([&] {
-        const auto key = normalize_session_id(id);
-        if (!key) return make_error_code(storage_errc::session_not_found);
-        const std::lock_guard<std::mutex> lock(state_->mutex);
-        const auto r = find(*key);
-        if (!r) return make_error_code(storage_errc::session_not_found);
+    ec = with_record(id, [&](const std::shared_ptr<record>& r, const std::string&) {
         if (r->metadata.state != session_state::receiving) return make_error_code(storage_errc::wrong_state);
         if (!r->data_present) {  // as the filesystem store recreates a missing data file
             r->data.clear();
@@ -166,14 +163,9 @@ std::unique_ptr<appender> memory_store::open_append(std::string_view id, std::ui
 }
 
 std::error_code memory_store::commit(std::string_view id, const destination& to, bool overwrite) {
-    return guarded([&] {
-        if (!to.valid()) return std::make_error_code(std::errc::invalid_argument);
-        const auto key = normalize_session_id(id);
-        if (!key) return make_error_code(storage_errc::session_not_found);
-        // Held across the file write: this store is for tests, simplicity beats parallelism.
-        const std::lock_guard<std::mutex> lock(state_->mutex);
-        const auto r = find(*key);
-        if (!r) return make_error_code(storage_errc::session_not_found);
+    if (!to.valid()) return std::make_error_code(std::errc::invalid_argument);
+    // Held across the file write: this store is for tests, simplicity beats parallelism.
+    return with_record(id, [&](const std::shared_ptr<record>& r, const std::string& key) {
         const fs::path joined = to.joined();
         const bool same = same_destination(r->metadata.destination, joined);
         switch (r->metadata.state) {
@@ -188,7 +180,7 @@ std::error_code memory_store::commit(std::string_view id, const destination& to,
             break;
         case session_state::receiving: break;
         }
-        const std::error_code ec = deliver(r->data, to, *key, overwrite);
+        const std::error_code ec = deliver(r->data, to, key, overwrite);
         if (ec) {
             r->metadata.state = session_state::receiving;  // bytes kept; nothing changed
             return ec;
@@ -210,12 +202,7 @@ void memory_store::drop_bytes(record& r) {
 }
 
 std::error_code memory_store::cancel(std::string_view id) {
-    return guarded([&] {
-        const auto key = normalize_session_id(id);
-        if (!key) return make_error_code(storage_errc::session_not_found);
-        const std::lock_guard<std::mutex> lock(state_->mutex);
-        const auto r = find(*key);
-        if (!r) return make_error_code(storage_errc::session_not_found);
+    return with_record(id, [&](const std::shared_ptr<record>& r, const std::string&) {
         if (r->metadata.state == session_state::closed) return std::error_code{};
         if (r->metadata.state == session_state::committing && !r->data_present) {
             r->metadata.state = session_state::closed;  // delivered: cancel cannot undo it
@@ -229,12 +216,7 @@ std::error_code memory_store::cancel(std::string_view id) {
 }
 
 std::error_code memory_store::release(std::string_view id) {
-    return guarded([&] {
-        const auto key = normalize_session_id(id);
-        if (!key) return make_error_code(storage_errc::session_not_found);
-        const std::lock_guard<std::mutex> lock(state_->mutex);
-        const auto r = find(*key);
-        if (!r) return make_error_code(storage_errc::session_not_found);
+    return with_record(id, [&](const std::shared_ptr<record>& r, const std::string&) {
         if (r->metadata.state == session_state::committing) return make_error_code(storage_errc::wrong_state);
         r->metadata.state = session_state::closed;
         drop_bytes(*r);

@@ -41,6 +41,10 @@ public:
 
 private:
     std::shared_ptr<record> find(const std::string& id) const;  // caller holds the mutex
+    // Runs operation(record, upper-case id) under the mutex (and error_guard) for an existing session;
+    // an id that names none is session_not_found.
+    template <typename Operation>
+    std::error_code with_record(std::string_view id, Operation&& operation);
     static session_info info_of(const record& r);
     static void drop_bytes(record& r);  // caller holds the mutex
 
